@@ -1,0 +1,5 @@
+import sys
+
+from kavan.cli import main
+
+sys.exit(main())
