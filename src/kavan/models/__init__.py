@@ -1,0 +1,25 @@
+"""The KAVAN network: backbone, facial soft attention, LSTM / HS-LSTM temporal module, output heads.
+
+One module per part, each reading like its equations in the paper (DESIGN.md §2); ``KAVAN`` puts them together
+from a ``kavan.config.ModelConfig``. Parameter counts and the defaults chosen are in docs/model.md.
+"""
+
+from kavan.models.attention import FacialSoftAttention
+from kavan.models.backbone import Backbone, feature_shape
+from kavan.models.heads import EmotionHeads
+from kavan.models.hslstm import HSLSTM
+from kavan.models.kavan import KAVAN, KavanOutput, parameter_counts
+from kavan.models.temporal import FrameLSTM, TemporalOutput
+
+__all__ = [
+    "KAVAN",
+    "HSLSTM",
+    "Backbone",
+    "EmotionHeads",
+    "FacialSoftAttention",
+    "FrameLSTM",
+    "KavanOutput",
+    "TemporalOutput",
+    "feature_shape",
+    "parameter_counts",
+]

@@ -1,0 +1,106 @@
+"""KAVAN, the Keypoint Attended Visual Attention Network (Yang, Zhang & Luo, ICME 2019), assembled from a config.
+
+    frames (B, T, 3, H, W) ──backbone──▶ X_t (B, T, C, K, K) ──temporal (+ facial attention)──▶ r ──heads──▶ ŷ, z
+
+The backbone can be skipped by passing its cached output as ``features``; both paths give the same numbers.
+Which pieces are used is the config's business: attention on/off, LSTM or HS-LSTM, multi-task on/off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from kavan.config import ModelConfig
+from kavan.errors import KavanError
+from kavan.models.attention import FacialSoftAttention
+from kavan.models.backbone import Backbone, feature_shape
+from kavan.models.heads import EmotionHeads
+from kavan.models.hslstm import HSLSTM
+from kavan.models.temporal import FrameLSTM
+
+
+@dataclass
+class KavanOutput:
+    """What the network predicts for a batch of B GIFs of T frames.
+
+    intensities: (B, 17) in [0, 1], EMOTIONS order. quadrant_logits: (B, 4), QUADRANTS order, or None without
+    the multi-task head. attention: (B, T, K, K) masks M_t (each sums to 1), or None without attention.
+    representation: (B, R) the GIF representation the heads read.
+    """
+
+    intensities: torch.Tensor
+    quadrant_logits: torch.Tensor | None
+    attention: torch.Tensor | None
+    representation: torch.Tensor
+
+
+class KAVAN(nn.Module):
+    """The full network described by a ``ModelConfig``."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.channels, self.cells = feature_shape(config.backbone, config.input_size)  # C, K
+        self.backbone = Backbone(config.backbone, config.weights, config.frozen)
+        temporal = config.temporal
+        attention = (
+            FacialSoftAttention(self.channels, temporal.hidden, config.attention.size, config.attention.residual_init)
+            if config.attention.enabled
+            else None
+        )
+        if temporal.kind == "lstm":
+            self.temporal: FrameLSTM | HSLSTM = FrameLSTM(self.channels, temporal.hidden, attention)
+        else:
+            self.temporal = HSLSTM(self.channels, temporal.hidden, temporal.tiers, temporal.segments,
+                                   temporal.node_length, attention)
+        self.heads = EmotionHeads(self.temporal.representation_size, config.multitask, config.dropout)
+
+    @property
+    def attention(self) -> FacialSoftAttention | None:
+        """The facial soft attention module (owned by the temporal module's last tier), or None."""
+        return self.temporal.attention
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Backbone feature blocks (B, T, C, K, K) of normalised frames (B, T, 3, H, W): what a feature cache stores."""
+        size = self.config.input_size
+        if frames.dim() != 5 or frames.shape[2] != 3 or frames.shape[3:] != (size, size):
+            raise KavanError(f"frames must have shape (B, T, 3, {size}, {size}), got {tuple(frames.shape)}")
+        return self.backbone(frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
+
+    def forward(self, frames: torch.Tensor | None = None, *, features: torch.Tensor | None = None) -> KavanOutput:
+        """Predict from frames (B, T, 3, H, W), normalised as kavan.transforms gives them, or cached features."""
+        if (frames is None) == (features is None):
+            raise KavanError("pass exactly one of frames and features")
+        if features is None:
+            features = self.encode_frames(frames)
+        expected = (self.config.t, self.channels, self.cells, self.cells)
+        if features.dim() != 5 or tuple(features.shape[1:]) != expected:
+            raise KavanError(f"features must have shape (B, {', '.join(map(str, expected))}), "
+                             f"got {tuple(features.shape)}")
+        cells = features.flatten(3).transpose(2, 3)  # X_t as K² cells of C channels: (B, T, K², C)
+        temporal = self.temporal(cells)
+        intensities, logits = self.heads(temporal.representation)
+        attention = None
+        if temporal.attention is not None:
+            attention = temporal.attention.unflatten(2, (self.cells, self.cells))
+        return KavanOutput(intensities=intensities, quadrant_logits=logits, attention=attention,
+                           representation=temporal.representation)
+
+
+def parameter_counts(model: KAVAN) -> dict[str, int]:
+    """Parameters per part: backbone, attention, temporal (without the attention it owns), heads, total, trainable."""
+    def count(module: nn.Module | None) -> int:
+        return 0 if module is None else sum(p.numel() for p in module.parameters())
+
+    attention = count(model.attention)
+    return {
+        "backbone": count(model.backbone),
+        "attention": attention,
+        "temporal": count(model.temporal) - attention,
+        "heads": count(model.heads),
+        "total": count(model),
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }

