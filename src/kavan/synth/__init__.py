@@ -1,0 +1,11 @@
+"""SynthGIF: the built-in procedural benchmark of cartoon-face GIFs with known emotions (DESIGN.md section 4).
+
+``generate_dataset`` writes a dataset folder; ``SynthConfig`` and ``PRESETS`` hold every knob; the
+sub-modules each do one job (face drawing, scene, emotion time courses, keypoint and vote simulation,
+preview). Documentation: docs/synthgif.md.
+"""
+
+from kavan.synth.config import PRESETS, SynthConfig, apply_overrides, resolve
+from kavan.synth.generate import generate_dataset, make_gif
+
+__all__ = ["PRESETS", "SynthConfig", "apply_overrides", "generate_dataset", "make_gif", "resolve"]
