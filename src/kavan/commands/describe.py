@@ -18,20 +18,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML file (e.g. configs/mtl-softatt-hslstm.yaml)")
 
 
-def run(args: argparse.Namespace) -> int:
+def describe(config_path) -> dict:
+    """The report `kavan describe` prints, for the experiment config at ``config_path``."""
     import dataclasses
 
     from kavan.config import load_config
     from kavan.models import KAVAN, parameter_counts
 
-    config = load_config(args.config)
+    config = load_config(config_path)
     model = KAVAN(dataclasses.replace(config.model, weights="none"))
-    report = {
+    return {
         "config": config.to_dict(),
         "parameters": parameter_counts(model),
         "feature_shape": {"channels": model.channels, "cells": model.cells},
         "note": "parameters counted on a model built with backbone weights 'none'; nothing was downloaded",
     }
-    json.dump(report, sys.stdout, indent=2)
+
+
+def run(args: argparse.Namespace) -> int:
+    json.dump(describe(args.config), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -1,0 +1,31 @@
+"""`kavan demo`: what `make demo` runs (see kavan.demo)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "demo"
+HELP = "run the demo job: decode the real GIFs, generate and check a small SynthGIF set, draw heatmaps"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)")
+    parser.add_argument("--real-gifs", type=Path, default=None,
+                        help="folder of real GIFs (default $KAVAN_REAL_GIFS or ../shared/data/real-gifs)")
+    parser.add_argument("--config", type=Path, default=Path("configs/mtl-softatt-hslstm.yaml"),
+                        help="model config to describe (default configs/mtl-softatt-hslstm.yaml)")
+    parser.add_argument("--n", type=int, default=48, help="SynthGIF GIFs to generate (default 48)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=None, help="processes for SynthGIF (default: CPU count)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kavan.demo import DemoSettings, real_gif_folder, run_demo
+
+    settings = DemoSettings(out=args.out, real_gifs=args.real_gifs or real_gif_folder(), config=args.config,
+                            n_synth=args.n, seed=args.seed, workers=args.workers)
+    written = run_demo(settings)
+    print(json.dumps(written, indent=2))
+    return 0
