@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal
+from typing import Iterable, Iterator, Literal
 
 from kavan.errors import KavanError
 
@@ -94,6 +94,19 @@ class IssueLog:
         if more:
             reason += f" ({more} more error(s); run `kavan data check` for the full list)"
         raise KavanError(reason, first.path)
+
+
+def well_formed_rows(path, width: int, rows: Iterable[list[str]], issues: IssueLog,
+                     first_line: int = 2) -> Iterator[tuple[int, list[str]]]:
+    """(line number, row) for each non-blank CSV row with ``width`` fields; a bad-row error for any other."""
+    for line, row in enumerate(rows, start=first_line):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != width:
+            issues.error("bad-row", path, f"line {line}: {len(row)} fields, the header has {width}",
+                         "fix the row's commas")
+            continue
+        yield line, row
 
 
 def closest_name(name: str, expected: Iterable[str]) -> str | None:

@@ -35,7 +35,7 @@ import numpy as np
 
 from kavan.emotions import EMOTIONS
 from kavan.errors import KavanError
-from kavan.issues import IssueLog, closest_name
+from kavan.issues import IssueLog, closest_name, well_formed_rows
 from kavan.scores_table import write_scores
 from kavan.trueskill_update import TrueSkillParams, rate_1vs1
 
@@ -96,19 +96,10 @@ def parse_votes(path: Path, issues: IssueLog, known_ids: Iterable[str] | None = 
     b_ids: list[str] = []
     emotions: list[int] = []
     outcomes: list[int] = []
-    bad_rows = 0
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            issues.error("bad-row", path, f"line {line}: {len(row)} fields, the header has {len(header)}",
-                         "fix the row's commas")
-            bad_rows += 1
-            continue
+    for line, row in well_formed_rows(path, len(header), rows[1:], issues):
         gif_a, gif_b, emotion, winner = (row[c].strip() for c in cols)
         parsed = _parse_vote(path, line, gif_a, gif_b, emotion, winner, issues)
         if parsed is None:
-            bad_rows += 1
             continue
         if known is not None:
             for gif in (gif_a, gif_b):
@@ -119,7 +110,7 @@ def parse_votes(path: Path, issues: IssueLog, known_ids: Iterable[str] | None = 
         b_ids.append(gif_b)
         emotions.append(parsed[0])
         outcomes.append(parsed[1])
-    if not a_ids and not bad_rows:
+    if not any(any(cell.strip() for cell in row) for row in rows[1:]):
         issues.warning("empty-votes", path, "votes file has no votes, so every rating stays at the prior",
                        "add one row per vote")
     return _votes_from_lists(a_ids, b_ids, emotions, outcomes)
@@ -304,13 +295,7 @@ def _ratings_long(path: Path, header: list[str], rows: list[list[str]], issues: 
         raise KavanError("required column 'id' is missing", path)
     cols = [header.index(name) for name in ("id", "emotion", "mu", "sigma")]
     values: dict[str, dict[int, tuple[float, float]]] = {}
-    for line, row in enumerate(rows, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            issues.error("bad-row", path, f"line {line}: {len(row)} fields, the header has {len(header)}",
-                         "fix the row's commas")
-            continue
+    for line, row in well_formed_rows(path, len(header), rows, issues):
         gif, emotion, mu_cell, sigma_cell = (row[c].strip() for c in cols)
         k = _EMOTION_INDEX.get(emotion.lower())
         if not gif or k is None:
@@ -349,13 +334,7 @@ def _ratings_wide(path: Path, header: list[str], rows: list[list[str]], issues: 
     ids: list[str] = []
     seen: set[str] = set()
     mu_rows, sigma_rows = [], []
-    for line, row in enumerate(rows, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            issues.error("bad-row", path, f"line {line}: {len(row)} fields, the header has {len(header)}",
-                         "fix the row's commas")
-            continue
+    for line, row in well_formed_rows(path, len(header), rows, issues):
         gif = row[cols[0]].strip()
         if not gif or gif in seen:
             issues.error("bad-row", path, f"line {line}: empty or repeated id {gif!r}", "keep one row per GIF")

@@ -20,7 +20,7 @@ import numpy as np
 
 from kavan.emotions import EMOTIONS
 from kavan.errors import KavanError
-from kavan.issues import IssueLog, closest_name
+from kavan.issues import IssueLog, closest_name, well_formed_rows
 
 ID_COLUMN = "id"
 COLUMNS: tuple[str, ...] = (ID_COLUMN, *EMOTIONS)
@@ -98,13 +98,7 @@ def _parse_rows(path: Path, rows: list[list[str]], width: int, positions: list[i
     ids: list[str] = []
     values: list[list[float]] = []
     first_line: dict[str, int] = {}
-    for line, row in enumerate(rows, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != width:
-            log.error("bad-row", path, f"line {line}: {len(row)} fields, the header has {width}",
-                      "fix the row's commas")
-            continue
+    for line, row in well_formed_rows(path, width, rows, log):
         gif_id = row[positions[0]].strip()
         if not gif_id:
             log.error("empty-id", path, f"line {line}: empty id", "give every row the GIF's file name stem")
