@@ -1,0 +1,93 @@
+"""The baselines after Jou et al. (ACM MM 2014) that the KAVAN paper compares with, in the project's protocol.
+
+Two baselines, each a module with ``NAME``, ``LABEL`` (its row name in tables), ``STANDARDISE`` (whether its
+regression standardises the features) and
+``extract_features(dataset, ids, cache_dir, t=8, config=..., progress=True) -> (len(ids), D) float32``:
+
+- ``colour_histogram``: joint HSV histogram of the T sampled frames, averaged, square-rooted; ridge regression
+  with λ chosen by generalised cross-validation on the training split;
+- ``face_expression``: largest Haar-cascade face per sampled frame, FER2013 network features (128-D pooled +
+  7 class probabilities) averaged over the frames with a face, plus a no-face indicator; ordinary least squares.
+
+``fit_predict`` does one train/test split: features (from the cache when they are there), fit on the training
+GIFs, predictions for the test GIFs; ``run_baseline`` adds the paper's metrics (kavan.metrics).
+docs/baselines.md has the details.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from kavan import metrics
+from kavan.baselines.config import ColourHistogramConfig, FaceExpressionConfig
+from kavan.baselines.linear import LinearBaseline
+from kavan.dataset import Dataset
+from kavan.errors import KavanError
+
+BaselineConfig = ColourHistogramConfig | FaceExpressionConfig
+
+# baseline name (= its module in this package) → its configuration class
+BASELINES: dict[str, type[BaselineConfig]] = {
+    "colour_histogram": ColourHistogramConfig,
+    "face_expression": FaceExpressionConfig,
+}
+
+
+def baseline_module(name: str) -> ModuleType:
+    """The module of baseline ``name`` (imported on demand: the face baseline loads torch and the network)."""
+    if name not in BASELINES:
+        raise KavanError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+    return importlib.import_module(f"kavan.baselines.{name}")
+
+
+def fit_predict(name: str, dataset: Dataset, train_ids: list[str], test_ids: list[str],
+                cache_dir: str | os.PathLike[str], t: int = 8, config: BaselineConfig | None = None,
+                progress: bool = True) -> tuple[np.ndarray, LinearBaseline]:
+    """Fit baseline ``name`` on ``train_ids``; its predictions (len(test_ids), 17) for ``test_ids`` and the model.
+
+    Features are cached under ``cache_dir`` and reused by every later split, row and run with the same settings.
+    """
+    module = baseline_module(name)
+    config = BASELINES[name]() if config is None else config
+    if not isinstance(config, BASELINES[name]):
+        raise KavanError(f"baseline {name!r} takes a {BASELINES[name].__name__}, got {type(config).__name__}")
+    if overlap := set(train_ids) & set(test_ids):
+        raise KavanError(f"{len(overlap)} id(s) are in both the training and the test split, e.g. {min(overlap)}")
+    if len(train_ids) < 2 or not test_ids:
+        raise KavanError(f"need at least 2 training GIFs and 1 test GIF, got {len(train_ids)} and {len(test_ids)}")
+    features = module.extract_features(dataset, list(train_ids) + list(test_ids), cache_dir, t=t, config=config,
+                                       progress=progress)
+    x_train, x_test = features[:len(train_ids)], features[len(train_ids):]
+    model = LinearBaseline(ridge=config.ridge, standardise=module.STANDARDISE)
+    model.fit(x_train, dataset.scores[dataset.rows(list(train_ids))])
+    return model.predict(x_test), model
+
+
+def run_baseline(name: str, dataset: Dataset, train_ids: list[str], test_ids: list[str],
+                 cache_dir: str | os.PathLike[str], t: int = 8, config: BaselineConfig | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Fit baseline ``name`` on ``train_ids`` and score it on ``test_ids`` (``fit_predict``, then kavan.metrics).
+
+    Returns ``accuracy`` (4-class, quadrant of the argmax predicted emotion), ``nmse_per_gif``,
+    ``nmse_per_emotion``, ``pearson_per_emotion`` ({emotion: r}, NaN where r is undefined), ``pearson_mean``
+    (over the emotions where r is defined), ``ridge`` (the λ used), ``n_train`` and ``n_test``.
+    """
+    pred, model = fit_predict(name, dataset, train_ids, test_ids, cache_dir, t=t, config=config, progress=progress)
+    y_test = dataset.scores[dataset.rows(list(test_ids))]
+    pearson = metrics.pearson_per_emotion(pred, y_test)
+    defined = [r for r in pearson.values() if np.isfinite(r)]
+    return {
+        "accuracy": metrics.quadrant_accuracy(pred, y_test),
+        "nmse_per_gif": metrics.nmse_per_gif(pred, y_test),
+        "nmse_per_emotion": metrics.nmse_per_emotion(pred, y_test),
+        "pearson_per_emotion": pearson,
+        "pearson_mean": float(np.mean(defined)) if defined else float("nan"),
+        "ridge": model.ridge_,
+        "n_train": len(train_ids),
+        "n_test": len(test_ids),
+    }
