@@ -1,28 +1,33 @@
 """The typed experiment configuration: frozen dataclasses read from one YAML file.
 
-A config file has one mapping per section (``model``, ``loss``); every key is optional and falls back to the
+A config file has one mapping per section (``model``, ``loss``, ``data``, ``train``); every key is optional and falls back to the
 dataclass default. Unknown keys and wrongly typed values are errors that name the file and the dotted key.
 The loader knows nothing about the sections themselves: it walks the dataclass fields and their type hints,
 so a new section is a new dataclass plus one field on ``KavanConfig``.
 
 The defaults are the full model of the paper's last ablation row (MTL Soft-Att + HS-LSTM) except the backbone
 weights, which default to ``none`` so that nothing is ever downloaded unless a config asks for it. The numbers
-the paper lost (attention size, hidden size, loss weights, margin, dropout) are justified in docs/model.md.
+the paper lost (attention size, hidden size, loss weights, margin, dropout) are justified in docs/model.md; the
+``data`` and ``train`` sections (batches, augmentation, feature cache, optimiser) in docs/training.md.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hashlib
+import json
 import os
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, TypeVar
+from typing import Any, Literal, Mapping, Sequence, TypeVar
 
 import yaml
 
 from kavan.errors import KavanError
+from kavan.heatmaps import HeatmapConfig
 
 C = TypeVar("C")
 
@@ -119,25 +124,122 @@ class LossConfig:
 
 
 @dataclass(frozen=True)
+class DataConfig:
+    """How a dataset becomes batches: splits, augmentation, keypoint heatmaps, which frames a feature cache holds.
+
+    n_splits, split_seed, train_fraction: the evaluation protocol's seeded random splits (kavan.splits).
+    val_fraction: share of each split's training GIFs held out (seeded) for per-epoch validation curves; 0 trains
+    on all of them. The test set is never looked at before training ends.
+    augment: training clips get FrameTransform.training (random crop of crop_scale area, flip with
+    flip_probability); evaluation always resizes the whole frame (FrameTransform.evaluation). End-to-end training
+    only: a feature cache holds the features of the un-augmented frames.
+    heatmap: Eq. 8's numbers (kavan.heatmaps.HeatmapConfig).
+    cache_frames: with a feature cache, ``all`` caches every frame (training keeps TSN's random frame per
+    segment), ``eval`` only the T evaluation frames (cheap for long GIFs; training then sees fixed frames).
+    cache_dtype: storage type of cached features; float16 halves the disk and memory traffic.
+    """
+
+    n_splits: int = 5
+    split_seed: int = 0
+    train_fraction: float = 0.8
+    val_fraction: float = 0.0
+    augment: bool = True
+    crop_scale: tuple[float, ...] = (0.6, 1.0)
+    flip_probability: float = 0.5
+    heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
+    cache_frames: Literal["all", "eval"] = "all"
+    cache_dtype: Literal["float16", "float32"] = "float16"
+
+    def __post_init__(self) -> None:
+        if self.n_splits < 1:
+            raise KavanError(f"data.n_splits must be >= 1, got {self.n_splits}")
+        if not 0.0 < self.train_fraction < 1.0:
+            raise KavanError(f"data.train_fraction must be in (0, 1), got {self.train_fraction}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise KavanError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if len(self.crop_scale) != 2 or not 0.0 < self.crop_scale[0] <= self.crop_scale[1] <= 1.0:
+            raise KavanError(f"data.crop_scale must be [min, max] with 0 < min <= max <= 1, got {list(self.crop_scale)}")
+        if not 0.0 <= self.flip_probability <= 1.0:
+            raise KavanError(f"data.flip_probability must be in [0, 1], got {self.flip_probability}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation: epochs, global batch, optimiser and schedule, checkpoints, device and precision.
+
+    batch_size: the GLOBAL batch; with torchrun each of the W processes takes batch_size / W GIFs of it, so a
+    config trains the same way on any number of processes. optimizer: adam or adamw (decoupled weight decay).
+    schedule: per-step learning rate, ``constant`` or ``cosine`` (to 0 at the last step), after a linear warm-up
+    of warmup_epochs. grad_clip: largest gradient norm (0: no clipping). seed: model initialisation, dropout,
+    batch order and per-clip frame/crop draws. workers: DataLoader worker processes.
+    feature_cache: train on cached backbone features (needs model.frozen). checkpoint_every: also save a
+    resumable checkpoint every this many optimiser steps (0: at epoch ends only).
+    device: auto (cuda when available), cpu or cuda. amp: autocast precision, off, bf16 (CPU and GPU) or fp16
+    (GPU only, with gradient scaling).
+    """
+
+    epochs: int = 30
+    batch_size: int = 16
+    optimizer: Literal["adam", "adamw"] = "adamw"
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    schedule: Literal["constant", "cosine"] = "cosine"
+    warmup_epochs: float = 1.0
+    grad_clip: float = 5.0
+    seed: int = 0
+    workers: int = 2
+    feature_cache: bool = False
+    checkpoint_every: int = 200
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["off", "bf16", "fp16"] = "off"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise KavanError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "workers", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise KavanError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if self.lr == 0:
+            raise KavanError("train.lr must be > 0")
+
+
+@dataclass(frozen=True)
 class KavanConfig:
     """One experiment: every section of the YAML file."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        if self.train.feature_cache and not self.model.frozen:
+            raise KavanError("train.feature_cache needs a frozen backbone: set model.frozen: true")
+        if self.train.feature_cache and self.data.augment:
+            raise KavanError("train.feature_cache stores the features of un-augmented frames: set data.augment: "
+                             "false (or train end to end without the cache)")
         if self.loss.lambda_kp > 0 and not self.model.attention.enabled:
             raise KavanError("loss.lambda_kp > 0 (keypoint supervision) needs model.attention.enabled: true")
         if self.loss.lambda_ce > 0 and not self.model.multitask:
             raise KavanError("loss.lambda_ce > 0 needs the quadrant head: set model.multitask: true")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dicts, ready for JSON or YAML."""
-        return dataclasses.asdict(self)
+        """Plain nested dicts and lists (tuples become lists), ready for JSON or YAML."""
+        return dataclasses.asdict(self, dict_factory=lambda items: {key: _plain(value) for key, value in items})
 
 
-def load_config(path: str | os.PathLike[str]) -> KavanConfig:
-    """Read a KavanConfig from a YAML file; every problem is a KavanError naming the file."""
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> KavanConfig:
+    """Read a KavanConfig from a YAML file; every problem is a KavanError naming the file.
+
+    overrides: ``dotted.key=value`` strings applied on top of the file (the value is read as YAML, so
+    ``train.epochs=3``, ``data.crop_scale=[0.8, 1.0]`` and ``model.weights=none`` all work), then validated
+    like the file itself.
+    """
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -145,7 +247,43 @@ def load_config(path: str | os.PathLike[str]) -> KavanConfig:
         raise KavanError(f"cannot read config: {err.strerror}", path) from None
     except yaml.YAMLError as err:
         raise KavanError(f"not valid YAML: {err}", path) from None
-    return from_mapping(KavanConfig, {} if data is None else data, path)
+    data = {} if data is None else data
+    if overrides:
+        if not isinstance(data, Mapping):
+            raise KavanError("the top level must be a mapping", path)
+        data = apply_overrides(data, overrides, path)
+    return from_mapping(KavanConfig, data, path)
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str],
+                    path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """A copy of the parsed YAML mapping ``data`` with each ``dotted.key=value`` override set (value read as YAML)."""
+    result = copy.deepcopy(dict(data))
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise KavanError(f"override {item!r} must look like section.key=value", path)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise KavanError(f"override {item!r}: value is not valid YAML: {err}", path) from None
+        *parents, leaf = key.strip().split(".")
+        node = result
+        for part in parents:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise KavanError(f"override {item!r}: {part} is not a section", path)
+            node = child
+        node[leaf] = value
+    return result
+
+
+def config_hash(config: KavanConfig) -> str:
+    """SHA-256 (hex) of the config's canonical JSON: equal configs, equal hashes, whatever file they came from."""
+    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def from_mapping(cls: type[C], data: Any, path: str | os.PathLike[str] | None = None) -> C:
