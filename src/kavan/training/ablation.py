@@ -36,7 +36,7 @@ from kavan.baselines import BASELINES, baseline_module, run_baseline
 from kavan.config import KavanConfig, config_hash, load_config
 from kavan.dataset import Dataset
 from kavan.errors import KavanError
-from kavan.localisation import has_groundtruth, score_predictions
+from kavan.localisation import has_groundtruth, localisation_report
 from kavan.reporting import render_results
 from kavan.training.atomic import json_safe, write_json, write_text
 from kavan.training.evaluation import load_predictions
@@ -60,6 +60,14 @@ SETTINGS_DIRS = {"bench": Path("configs") / "bench", "paper": Path("configs")}
 CHANCE = "chance"
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
+# rates of a localisation.json that go into results.json: (key path, name in the row's "localisation")
+LOCALISATION_KEYS = ("exact", "centre_prior", "centre_prior_exact")
+LOCALISATION_RATES = (
+    (("hit_rate",), "hit_rate"), (("withheld_hit_rate",), "withheld_hit_rate"),
+    (("exact", "hit_rate"), "exact_hit_rate"), (("exact", "withheld_hit_rate"), "exact_withheld_hit_rate"),
+    (("centre_prior", "hit_rate"), "centre_prior_hit_rate"),
+    (("centre_prior_exact", "hit_rate"), "centre_prior_exact_hit_rate"),
+)
 
 
 @dataclass(frozen=True)
@@ -131,11 +139,13 @@ def _localisation(run_dir: Path, dataset: Dataset) -> dict[str, Any] | None:
     """Attention localisation of a finished model run (cached in localisation.json); None without attention."""
     path = run_dir / "localisation.json"
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if all(key in stored for key in LOCALISATION_KEYS):
+            return stored
     predictions = load_predictions(run_dir / "predictions.safetensors")
     if predictions.attention is None:
         return None
-    result = score_predictions(dataset, predictions.ids, predictions.attention, predictions.frame_indices).to_dict()
+    result = localisation_report(dataset, predictions.ids, predictions.attention, predictions.frame_indices)
     write_json(path, json_safe(result))
     return result
 
@@ -221,6 +231,12 @@ def _row(name: str, label: str, kind: str, digest: str | None, splits: list[dict
         "metrics": {key: mean_std([s[key] for s in splits]) for key, _, _ in METRICS},
     }
     if any("localisation" in s for s in splits):
-        row["localisation"] = {key: mean_std([s["localisation"][key] for s in splits if "localisation" in s])
-                               for key in ("hit_rate", "withheld_hit_rate")}
+        row["localisation"] = {name: mean_std([_dig(s["localisation"], path) for s in splits if "localisation" in s])
+                               for path, name in LOCALISATION_RATES}
     return row
+
+
+def _dig(mapping: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        mapping = mapping[key]
+    return mapping
