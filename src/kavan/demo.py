@@ -5,6 +5,13 @@
    as `kavan data check`, and its preview sheet (true landmarks and noisy estimated keypoints).
 3. Keypoint heatmaps (Eq. 8) of sampled SynthGIF frames, blended over the frames.
 4. The parameter counts of the paper's full model (`kavan describe`).
+5. The main job: `kavan ablation` on that SynthGIF set at benchmark settings (every model row, both baselines,
+   chance; the protocol's first ``splits`` splits, labelled as such in the tables), its two tables printed,
+   attention overlays of the MTL Soft-Att + HS-LSTM row on a few test GIFs, and that row's trained model
+   copied to ``<out>/model.safetensors`` (kavan.training.checkpoint.load_model reads it).
+
+The default size (400 GIFs, 1 split, 15 epochs) keeps the whole job within 15 minutes on 2 CPU cores
+(docs/results.md has the measured time) while still training each row on 320 GIFs and testing it on 80.
 """
 
 from __future__ import annotations
@@ -27,15 +34,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """What the demo runs on. ``real_gifs`` None skips the real-GIF part (with a warning)."""
+    """What the demo runs on.
+
+    ``real_gifs`` None skips the real-GIF part (with a warning). ``splits``, ``epochs`` (None: the configs' own)
+    and ``row_configs`` (None: the six benchmark rows) size the ablation; ``overrides`` (``section.key=value``)
+    change every row's config; ``n_overlays`` test GIFs get attention overlays.
+    """
 
     out: Path
     real_gifs: Path | None
     config: Path = Path("configs/mtl-softatt-hslstm.yaml")
-    n_synth: int = 48
+    n_synth: int = 400
     seed: int = 0
     t: int = 8
     workers: int | None = None
+    splits: int = 1
+    epochs: int | None = None
+    row_configs: tuple[Path, ...] | None = None
+    overrides: tuple[str, ...] = ()
+    n_overlays: int = 4
+    progress: bool = True
+
+
+OVERLAY_ROW = "mtl-softatt-hslstm"
 
 
 def real_gif_folder() -> Path | None:
@@ -159,4 +180,86 @@ def run_demo(settings: DemoSettings) -> dict[str, str]:
     model_path = out / "model.json"
     model_path.write_text(json.dumps(describe(settings.config), indent=2) + "\n", encoding="utf-8")
     written["model"] = str(model_path)
+    written.update(run_demo_ablation(settings, synth_dir))
     return written
+
+
+def run_demo_ablation(settings: DemoSettings, synth_dir: Path) -> dict[str, str]:
+    """The ablation on the demo's SynthGIF set, its tables on stdout, attention overlays and the trained model."""
+    from kavan.training.ablation import RESULTS_JSON, RESULTS_MD, AblationSettings, default_configs, run_ablation
+
+    out = settings.out
+    ablation_dir = out / "ablation"
+    if ablation_dir.exists():  # its runs, overlays and model belong to the SynthGIF folder just replaced
+        shutil.rmtree(ablation_dir)
+    for stale in (out / "attention.png", out / "model.safetensors"):
+        stale.unlink(missing_ok=True)
+    configs = settings.row_configs or default_configs("bench")
+    overrides = settings.overrides + ((f"train.epochs={settings.epochs}",) if settings.epochs is not None else ())
+    command = ["kavan", "demo", "--out", str(out), "--n", str(settings.n_synth), "--seed", str(settings.seed),
+               "--splits", str(settings.splits)] + (["--epochs", str(settings.epochs)] if settings.epochs else [])
+    command += [word for item in settings.overrides for word in ("--set", item)]
+    log.info("running the ablation (%d model rows, %d split(s)) in %s", len(configs), settings.splits, ablation_dir)
+    run_ablation(AblationSettings(data=synth_dir, configs=tuple(configs), out=ablation_dir, settings="bench",
+                                  n_splits=settings.splits, overrides=overrides, progress=settings.progress), command)
+    print((ablation_dir / RESULTS_MD).read_text(encoding="utf-8"))
+    written = {"results": str(ablation_dir / RESULTS_MD), "results_json": str(ablation_dir / RESULTS_JSON)}
+    run_dir = ablation_dir / OVERLAY_ROW / "split-0"
+    if not run_dir.is_dir():
+        log.warning("no %s row in the demo's configs: no attention overlays and no model copy", OVERLAY_ROW)
+        return written
+    written["attention"] = str(attention_sheet(synth_dir, run_dir, out / "attention.png", settings.n_overlays))
+    model = out / "model.safetensors"
+    shutil.copyfile(run_dir / "model.safetensors", model.with_suffix(".tmp"))
+    os.replace(model.with_suffix(".tmp"), model)
+    written["checkpoint"] = str(model)
+    return written
+
+
+def attention_sheet(dataset_dir: Path, run_dir: Path, out_png: Path, n_gifs: int) -> Path:
+    """The run's test attention maps blended over their frames for the first ``n_gifs`` test GIFs with a face.
+
+    Each frame's label says whether the attention's argmax cell is on a true face (kavan.localisation) when the
+    dataset has ground-truth landmarks.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kavan import keypoint_cache
+    from kavan.dataset import Dataset
+    from kavan.localisation import GROUNDTRUTH_DIR, score_frame
+    from kavan.overlay import blend_map
+    from kavan.training.evaluation import load_predictions
+
+    dataset = Dataset(dataset_dir)
+    predictions = load_predictions(run_dir / "predictions.safetensors")
+    if predictions.attention is None:
+        raise KavanError("the run's model has no attention to draw", run_dir)
+    chosen = []
+    for i, gif_id in enumerate(predictions.ids):
+        truth_path = dataset.root / GROUNDTRUTH_DIR / f"{gif_id}.safetensors"
+        truth = keypoint_cache.load(truth_path) if truth_path.is_file() else None
+        if truth is None or truth.faces_per_frame.any():
+            chosen.append((i, gif_id, truth))
+        if len(chosen) == n_gifs:
+            break
+    t = predictions.attention.shape[1]
+    fig, axes = plt.subplots(len(chosen), t, figsize=(1.5 * t, 1.6 * len(chosen)), squeeze=False)
+    for row, (i, gif_id, truth) in zip(axes, chosen):
+        indices = [int(x) for x in predictions.frame_indices[i]]
+        frames = dataset.frames(gif_id, indices)
+        for ax, index, frame, cells in zip(row, indices, frames, predictions.attention[i]):
+            ax.imshow(blend_map(frame, cells))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            hit = None if truth is None else score_frame(cells, truth.keypoints[index], truth.width, truth.height)
+            ax.set_xlabel(f"#{index}" + {None: "", True: " · on face", False: " · off face"}[hit], fontsize=6,
+                          labelpad=1)
+        row[0].set_ylabel(gif_id, fontsize=7)
+    fig.suptitle(f"Attention of {run_dir.parent.name} on test GIFs (split {run_dir.name[6:]})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png

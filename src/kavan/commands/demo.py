@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 NAME = "demo"
-HELP = "run the demo job: decode the real GIFs, generate and check a small SynthGIF set, draw heatmaps"
+HELP = ("run the demo job: decode the real GIFs, generate a SynthGIF set, run the ablation at benchmark settings, "
+        "print the tables, draw attention overlays, leave a trained model")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of real GIFs (default $KAVAN_REAL_GIFS or ../shared/data/real-gifs)")
     parser.add_argument("--config", type=Path, default=Path("configs/mtl-softatt-hslstm.yaml"),
                         help="model config to describe (default configs/mtl-softatt-hslstm.yaml)")
-    parser.add_argument("--n", type=int, default=48, help="SynthGIF GIFs to generate (default 48)")
+    parser.add_argument("--n", type=int, default=400, help="SynthGIF GIFs to generate (default 400)")
+    parser.add_argument("--splits", type=int, default=1,
+                        help="ablation on the protocol's first N splits (default 1, to fit 15 minutes on 2 cores)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs per row (default: the configs' 15)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a value in every row's config (repeatable), e.g. --set train.batch_size=16")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="processes for SynthGIF (default: CPU count)")
 
@@ -25,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     from kavan.demo import DemoSettings, real_gif_folder, run_demo
 
     settings = DemoSettings(out=args.out, real_gifs=args.real_gifs or real_gif_folder(), config=args.config,
-                            n_synth=args.n, seed=args.seed, workers=args.workers)
+                            n_synth=args.n, seed=args.seed, workers=args.workers, splits=args.splits,
+                            epochs=args.epochs, overrides=tuple(args.overrides),
+                            progress=not args.no_progress)
     written = run_demo(settings)
     print(json.dumps(written, indent=2))
     return 0
