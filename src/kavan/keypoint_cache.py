@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
+from kavan.atomic import write_bytes
 from kavan.errors import KavanError
 from kavan.landmarks import N_POINTS
 
@@ -105,15 +105,7 @@ def save(path: str | os.PathLike[str], record: KeypointRecord) -> None:
         "width": str(int(record.width)),
         "height": str(int(record.height)),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_canonical(_st_save({TENSOR: np.ascontiguousarray(record.keypoints)}, metadata=metadata)))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, _canonical(_st_save({TENSOR: np.ascontiguousarray(record.keypoints)}, metadata=metadata)))
 
 
 def _read_metadata(blob: bytes, path: Path) -> dict[str, str]:

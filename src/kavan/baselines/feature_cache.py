@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,6 +30,8 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
+
+from kavan.atomic import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,6 @@ def media_sha256(path: str | os.PathLike[str]) -> str:
     return _digests[memo]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class FeatureCache:
     """The entries of one baseline at one set of feature settings and one sampler."""
 
@@ -75,7 +65,7 @@ class FeatureCache:
         self.folder = Path(cache_dir) / f"{baseline}-{self.key}"
         self.folder.mkdir(parents=True, exist_ok=True)
         if not (self.folder / SETTINGS_FILE).is_file():
-            _atomic_write(self.folder / SETTINGS_FILE, (json.dumps(self.description, indent=2) + "\n").encode())
+            write_bytes(self.folder / SETTINGS_FILE, (json.dumps(self.description, indent=2) + "\n").encode())
 
     def path(self, media_digest: str) -> Path:
         """Where the features of the media file with SHA-256 ``media_digest`` live."""
@@ -107,4 +97,4 @@ class FeatureCache:
         if feature.ndim != 1 or not np.isfinite(feature).all():
             raise ValueError(f"a cached feature must be a finite 1-D vector, got shape {feature.shape}")
         metadata = {"format": FORMAT, "key": self.key, "media_sha256": media_digest}
-        _atomic_write(self.path(media_digest), _st_save({TENSOR: feature}, metadata=metadata))
+        write_bytes(self.path(media_digest), _st_save({TENSOR: feature}, metadata=metadata))

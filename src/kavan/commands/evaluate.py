@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kavan.commands.train import command_line
     from kavan.config import load_config
-    from kavan.training.atomic import json_safe
+    from kavan.atomic import json_safe
     from kavan.training.distributed import is_main_process, shutdown
     from kavan.training.protocol import METRICS, run_protocol
 

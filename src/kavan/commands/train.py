@@ -46,7 +46,7 @@ def command_line(name: str, args: argparse.Namespace, options: list[str]) -> lis
 
 def run(args: argparse.Namespace) -> int:
     from kavan.config import load_config
-    from kavan.training.atomic import json_safe
+    from kavan.atomic import json_safe
     from kavan.training.distributed import is_main_process, shutdown
     from kavan.training.trainer import train_split
 

@@ -38,7 +38,7 @@ from kavan.dataset import Dataset
 from kavan.errors import KavanError
 from kavan.localisation import has_groundtruth, localisation_report
 from kavan.reporting import render_results
-from kavan.training.atomic import json_safe, write_json, write_text
+from kavan.atomic import json_safe, write_json, write_text
 from kavan.training.evaluation import load_predictions
 from kavan.training.protocol import METRICS, mean_std
 from kavan.training.provenance import dataset_record, git_commit

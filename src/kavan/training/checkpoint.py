@@ -13,7 +13,7 @@ where its model came from.
 
 Reading goes through safetensors only, which parses a JSON header and raw tensor bytes and never unpickles:
 a pickle (``torch.save``) file, a truncated file or a file with foreign tensors is refused with a KavanError.
-Writing is atomic (kavan.training.atomic), so a kill during a save leaves the previous checkpoint intact.
+Writing is atomic (kavan.atomic), so a kill during a save leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from safetensors.torch import save as st_save
 
 from kavan.config import KavanConfig, from_mapping
 from kavan.errors import KavanError
-from kavan.training.atomic import write_bytes
+from kavan.atomic import write_bytes
 
 CHECKPOINT_FORMAT = "kavan-checkpoint/1"
 MODEL_FORMAT = "kavan-model/1"

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from kavan.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
-from kavan.training.atomic import write_bytes
+from kavan.atomic import write_bytes
 
 PREDICTIONS_FORMAT = "kavan-predictions/1"
 

@@ -43,7 +43,7 @@ from kavan.dataset import Dataset
 from kavan.errors import KavanError
 from kavan.models.weights import sha256_of
 from kavan.sampling import tsn_indices
-from kavan.training.atomic import write_bytes
+from kavan.atomic import write_bytes
 from kavan.training.clips import Clip
 from kavan.transforms import FrameTransform
 

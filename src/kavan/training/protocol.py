@@ -26,7 +26,7 @@ import numpy as np
 from kavan.config import KavanConfig, config_hash
 from kavan.dataset import Dataset
 from kavan.errors import KavanError
-from kavan.training.atomic import write_json, write_text
+from kavan.atomic import write_json, write_text
 from kavan.training.provenance import dataset_record, git_commit
 from kavan.training.trainer import RunResult, train_split
 

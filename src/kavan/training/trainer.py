@@ -48,7 +48,7 @@ from kavan.errors import KavanError
 from kavan.losses import LossTargets, total_loss
 from kavan.models import KAVAN
 from kavan.training import run_log
-from kavan.training.atomic import write_json, write_text
+from kavan.atomic import write_json, write_text
 from kavan.training.checkpoint import load_checkpoint, load_weights, restore_rng, save_checkpoint, save_model
 from kavan.training.clips import Clip, ClipDataset, FeatureClipDataset, prepare_clips
 from kavan.training.distributed import Distributed, GlobalBatchSampler
