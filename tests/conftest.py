@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-_ROOT = Path(__file__).resolve().parents[1]
+from kavan.demo import real_gif_folder
 
-
-def _real_gif_dir() -> Path | None:
-    candidates = [os.environ.get("KAVAN_REAL_GIFS"), _ROOT.parent / "shared" / "data" / "real-gifs",
-                  Path("/work/shared/data/real-gifs")]
-    for cand in candidates:
-        if cand and Path(cand, "cool.gif").is_file():
-            return Path(cand)
-    return None
-
-
-REAL_GIF_DIR = _real_gif_dir()
+REAL_GIF_DIR = real_gif_folder()
 
 
 @pytest.fixture(scope="session")

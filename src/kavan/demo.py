@@ -60,9 +60,12 @@ OVERLAY_ROW = "mtl-softatt-hslstm"
 
 
 def real_gif_folder() -> Path | None:
-    """$KAVAN_REAL_GIFS, else ../shared/data/real-gifs beside the working directory, if it exists."""
-    for candidate in (os.environ.get("KAVAN_REAL_GIFS"), Path("..") / "shared" / "data" / "real-gifs"):
-        if candidate and Path(candidate).is_dir():
+    """The shared real GIFs: $KAVAN_REAL_GIFS, else ../shared/data/real-gifs beside the working directory, else
+    the workplace's /work/shared/data/real-gifs (where a fresh clone elsewhere finds them); None if none exists."""
+    candidates = (os.environ.get("KAVAN_REAL_GIFS"), Path("..") / "shared" / "data" / "real-gifs",
+                  Path("/work/shared/data/real-gifs"))
+    for candidate in candidates:
+        if candidate and any(Path(candidate).glob("*.gif")):
             return Path(candidate)
     return None
 
