@@ -70,6 +70,25 @@ def real_gif_folder() -> Path | None:
     return None
 
 
+def _frame_cell(ax, image: np.ndarray, label: str) -> None:
+    """One frame of a contact sheet: the image, no ticks, a small label under it."""
+    ax.imshow(image)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(label, fontsize=6, labelpad=1)
+
+
+def _save_sheet(fig, title: str, out_png: Path) -> Path:
+    """Title, lay out, write and close a contact sheet."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
 def real_gif_sheet(folder: Path, out_dir: Path, t: int) -> tuple[Path, Path]:
     """`kavan info` lines for every GIF in ``folder`` and a sheet of their t TSN evaluation frames."""
     import matplotlib
@@ -96,17 +115,11 @@ def real_gif_sheet(folder: Path, out_dir: Path, t: int) -> tuple[Path, Path]:
     fig, axes = plt.subplots(len(rows), t, figsize=(1.6 * t, 1.35 * len(rows)), squeeze=False)
     for row, (info, indices, frames) in zip(axes, rows):
         for ax, index, frame in zip(row, indices, frames):
-            ax.imshow(frame)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_xlabel(f"#{index} · {info.durations_ms[index]} ms", fontsize=6, labelpad=1)
+            _frame_cell(ax, frame, f"#{index} · {info.durations_ms[index]} ms")
         row[0].set_ylabel(f"{Path(info.path).stem}\n{info.n_frames} fr, {info.width}×{info.height}",
                           fontsize=6, rotation=0, ha="right", va="center")
-    fig.suptitle(f"Real GIFs: the {t} TSN evaluation frames of each (frame index · duration)", fontsize=9)
-    fig.tight_layout()
-    sheet = out_dir / "real-gifs.png"
-    fig.savefig(sheet, dpi=110)
-    plt.close(fig)
+    sheet = _save_sheet(fig, f"Real GIFs: the {t} TSN evaluation frames of each (frame index · duration)",
+                        out_dir / "real-gifs.png")
     return info_path, sheet
 
 
@@ -135,16 +148,10 @@ def heatmap_sheet(dataset_dir: Path, out_png: Path, t: int, n_gifs: int = 4, k: 
         frames = dataset.frames(gif_id, indices)
         maps, has_map = keypoint_heatmaps(record.keypoints[indices], (record.width, record.height), k)
         for ax, index, frame, cells, present in zip(row, indices, frames, maps, has_map):
-            ax.imshow(blend_map(frame, cells.numpy()) if present else frame)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_xlabel(f"#{index}" + ("" if present else " · no keypoints"), fontsize=6, labelpad=1)
+            _frame_cell(ax, blend_map(frame, cells.numpy()) if present else frame,
+                        f"#{index}" + ("" if present else " · no keypoints"))
         row[0].set_ylabel(gif_id, fontsize=7)
-    fig.suptitle(f"Keypoint heatmaps (Eq. 8, {k}×{k}) over TSN-sampled SynthGIF frames", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save_sheet(fig, f"Keypoint heatmaps (Eq. 8, {k}×{k}) over TSN-sampled SynthGIF frames", out_png)
 
 
 def run_demo(settings: DemoSettings) -> dict[str, str]:
@@ -254,15 +261,8 @@ def attention_sheet(dataset_dir: Path, run_dir: Path, out_png: Path, n_gifs: int
         indices = [int(x) for x in predictions.frame_indices[i]]
         frames = dataset.frames(gif_id, indices)
         for ax, index, frame, cells in zip(row, indices, frames, predictions.attention[i]):
-            ax.imshow(blend_map(frame, cells))
-            ax.set_xticks([])
-            ax.set_yticks([])
             hit = None if truth is None else score_frame(cells, truth.keypoints[index], truth.width, truth.height)
-            ax.set_xlabel(f"#{index}" + {None: "", True: " · on face", False: " · off face"}[hit], fontsize=6,
-                          labelpad=1)
+            where = {None: "", True: " · on face", False: " · off face"}[hit]
+            _frame_cell(ax, blend_map(frame, cells), f"#{index}{where}")
         row[0].set_ylabel(gif_id, fontsize=7)
-    fig.suptitle(f"Attention of {run_dir.parent.name} on test GIFs (split {run_dir.name[6:]})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _save_sheet(fig, f"Attention of {run_dir.parent.name} on test GIFs (split {run_dir.name[6:]})", out_png)
