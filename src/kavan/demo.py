@@ -61,12 +61,13 @@ OVERLAY_ROW = "mtl-softatt-hslstm"
 
 def real_gif_folder() -> Path | None:
     """The shared real GIFs: $KAVAN_REAL_GIFS, else ../shared/data/real-gifs beside the working directory, else
-    the workplace's /work/shared/data/real-gifs (where a fresh clone elsewhere finds them); None if none exists."""
+    the workplace's /work/shared/data/real-gifs (where a fresh clone elsewhere finds them); None if none exists.
+    The path is absolute, so links made to files in it hold from any directory."""
     candidates = (os.environ.get("KAVAN_REAL_GIFS"), Path("..") / "shared" / "data" / "real-gifs",
                   Path("/work/shared/data/real-gifs"))
     for candidate in candidates:
         if candidate and any(Path(candidate).glob("*.gif")):
-            return Path(candidate)
+            return Path(candidate).resolve()
     return None
 
 
