@@ -198,3 +198,37 @@ def test_torchvision_weights_offline_is_a_kavan_error(monkeypatch):
     monkeypatch.setattr(tv_api, "load_state_dict_from_url", offline)
     with pytest.raises(KavanError, match="offline, set model.weights"):
         build_trunk("resnet18", "torchvision:IMAGENET1K_V1")
+
+
+# An earlier cut: the trunk ends at the named module, and torchvision's traced forward at that node agrees.
+@pytest.mark.parametrize(
+    ("name", "cut_after", "size", "expected"),
+    [("mobilenet_v2", "features.13", 224, (96, 14)), ("mobilenet_v2", "features.6", 224, (32, 28)),
+     ("resnet18", "layer3", 224, (256, 14)), ("resnet50", "layer3", 160, (1024, 10))],
+)
+def test_cut_after_an_intermediate_module(name, cut_after, size, expected):
+    assert feature_shape(name, size, cut_after) == expected
+    torch.manual_seed(0)
+    model = tvm.get_model(name, weights=None).eval()
+    trunk = cut_at_feature_map(model, name, cut_after)
+    oracle = create_feature_extractor(model, return_nodes={cut_after: "out"})
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(trunk(x), oracle(x)["out"])
+
+
+def test_cut_trunk_loads_the_offline_weights_it_keeps():
+    state = torch.load(offline_mobilenet_v2_path(), map_location="cpu", weights_only=True)
+    trunk = build_trunk("mobilenet_v2", "offline-mobilenet-v2", cut_after="features.13")
+    kept = trunk.state_dict()
+    assert "features.13.conv.2.weight" in kept and not any(k.startswith("features.14.") for k in kept)
+    for key, value in kept.items():
+        assert torch.equal(value, state[key]), key
+
+
+@pytest.mark.parametrize(("cut_after", "message"),
+                         [("features.99", "no module 'features.99'"), ("layer3", "no module 'layer3'"),
+                          ("features.13.conv.0.0.weight", "cannot cut inside")])
+def test_a_cut_that_does_not_exist_is_refused(cut_after, message):
+    with pytest.raises(KavanError, match=message):
+        feature_shape("mobilenet_v2", 224, cut_after)

@@ -76,6 +76,8 @@ class ModelConfig:
     weights: ``none``, ``torchvision`` / ``torchvision:<ENUM>`` (downloads), ``offline-mobilenet-v2``, or the
     path of a local .pth / .safetensors classification checkpoint (see kavan.models.weights).
     frozen: backbone parameters fixed and its BatchNorm kept in eval mode (for cached-feature training).
+    cut_after: empty for the backbone's last spatial feature map (the paper's); else the dotted name of the last
+    backbone module kept, for an earlier, finer map (``features.13`` on MobileNetV2: 96 channels, stride 16).
     t: frames sampled per GIF (TSN). multitask: add the 4-way quadrant head that also feeds the regression head.
     dropout: on the GIF representation, before the heads.
     """
@@ -83,6 +85,7 @@ class ModelConfig:
     backbone: str = "resnet50"
     weights: str = "none"
     frozen: bool = False
+    cut_after: str = ""
     input_size: int = 224
     t: int = 8
     attention: AttentionConfig = field(default_factory=AttentionConfig)

@@ -10,6 +10,9 @@ ResNet / ResNeXt / Wide ResNet through ``layer4``; RegNet through ``trunk_output
 ``norm`` and the permute back to channels-first; every other model with a ``features`` module (MobileNet V2/V3,
 EfficientNet, VGG, AlexNet, ConvNeXt, SqueezeNet) its ``features``. Models whose last stage is not a
 channels-first map behind a plain chain of modules (ViT, GoogLeNet, Inception v3, MaxViT) are refused.
+
+``cut_after`` moves the cut earlier, to an intermediate map: the dotted name of the last module kept, such as
+``features.13`` (MobileNetV2's last stride-16 block: 96 channels, 14×14 at 224²) or ``layer3`` (ResNet, stride 16).
 """
 
 from __future__ import annotations
@@ -44,11 +47,11 @@ class Backbone(nn.Module):
     a graph.
     """
 
-    def __init__(self, name: str = "resnet50", weights: str = NONE, frozen: bool = False):
+    def __init__(self, name: str = "resnet50", weights: str = NONE, frozen: bool = False, cut_after: str = ""):
         super().__init__()
         self.name = name
         self.frozen = frozen
-        self.body = build_trunk(name, weights)
+        self.body = build_trunk(name, weights, cut_after)
         if frozen:
             self.body.requires_grad_(False)
             self.body.eval()
@@ -66,12 +69,12 @@ class Backbone(nn.Module):
         return self.body(frames)
 
 
-def feature_shape(name: str, input_size: int) -> tuple[int, int]:
+def feature_shape(name: str, input_size: int, cut_after: str = "") -> tuple[int, int]:
     """(C, K) of the feature block for square frames of side ``input_size``, computed on the meta device.
 
     Nothing is downloaded or allocated: the model is built without weights and traced with a meta tensor.
     """
-    trunk = cut_at_feature_map(_meta_classifier(name), name)
+    trunk = cut_at_feature_map(_meta_classifier(name), name, cut_after)
     with torch.device("meta"):
         try:
             out = trunk(torch.empty(1, 3, input_size, input_size))
@@ -82,15 +85,15 @@ def feature_shape(name: str, input_size: int) -> tuple[int, int]:
     return int(out.shape[1]), int(out.shape[2])
 
 
-def build_trunk(name: str, weights: str = NONE) -> nn.Sequential:
+def build_trunk(name: str, weights: str = NONE, cut_after: str = "") -> nn.Sequential:
     """The cut classifier with the requested weights (see kavan.models.weights for the options)."""
     if weights == NONE:
-        return cut_at_feature_map(_classifier(name), name)
+        return cut_at_feature_map(_classifier(name), name, cut_after)
     if weights == TORCHVISION or weights.startswith(TORCHVISION + ":"):
         chosen = torchvision_weights(name, weights)
         log.info("loading torchvision weights %s (downloaded on first use)", chosen)
         try:
-            return cut_at_feature_map(tvm.get_model(name, weights=chosen), name)
+            return cut_at_feature_map(tvm.get_model(name, weights=chosen), name, cut_after)
         except OSError as err:  # no network, or a damaged download in torch's hub cache
             raise KavanError(f"cannot fetch torchvision weights {chosen} ({err}); offline, set model.weights to "
                              "a local checkpoint file") from None
@@ -103,7 +106,7 @@ def build_trunk(name: str, weights: str = NONE) -> nn.Sequential:
         path = Path(weights)
         state = read_state_dict(path)
     model = _classifier(name)
-    trunk = cut_at_feature_map(model, name)
+    trunk = cut_at_feature_map(model, name, cut_after)
     load_trunk_state(model, trunk, state, path)
     log.info("loaded %s backbone weights from %s", name, path)
     return trunk
@@ -131,8 +134,9 @@ def load_trunk_state(model: nn.Module, trunk: nn.Module, state: dict[str, torch.
         )
 
 
-def cut_at_feature_map(model: nn.Module, name: str) -> nn.Sequential:
-    """The modules of ``model`` up to its last spatial feature map, under the names they have in ``model``.
+def cut_at_feature_map(model: nn.Module, name: str, cut_after: str = "") -> nn.Sequential:
+    """The modules of ``model`` up to its last spatial feature map (or up to ``cut_after``), under the names they
+    have in ``model``.
 
     Keeping the names means the classifier's checkpoint keys (``layer4.2.conv3.weight``, ``features.18.0.weight``)
     address the trunk unchanged.
@@ -157,7 +161,29 @@ def cut_at_feature_map(model: nn.Module, name: str) -> nn.Sequential:
     parts = [(part, getattr(model, part)) for part in names]
     if isinstance(model, tvm.DenseNet):
         parts.append(("relu", nn.ReLU()))  # DenseNet.forward applies ReLU after `features`
-    return nn.Sequential(OrderedDict(parts))
+    trunk = nn.Sequential(OrderedDict(parts))
+    return truncate(trunk, cut_after, name) if cut_after else trunk
+
+
+def truncate(chain: nn.Sequential, cut_after: str, name: str, within: str = "") -> nn.Sequential:
+    """``chain`` without the modules after the dotted path ``cut_after`` (nested Sequentials are cut too).
+
+    The kept modules are the same objects under the same names, so checkpoint keys still address them.
+    ``within`` is the dotted path of ``chain`` itself in the trunk, for messages.
+    """
+    head, _, rest = cut_after.partition(".")
+    path = f"{within}.{head}" if within else head
+    names = [child for child, _ in chain.named_children()]
+    if head not in names:
+        raise KavanError(f"backbone {name} has no module {path!r} to cut after "
+                         f"(modules {'in ' + repr(within) if within else 'at the top'}: {', '.join(names)})")
+    kept = OrderedDict((child, chain.get_submodule(child)) for child in names[: names.index(head) + 1])
+    if rest:
+        inner = kept[head]
+        if not isinstance(inner, nn.Sequential):
+            raise KavanError(f"backbone {name}: cannot cut inside {path!r}, a {type(inner).__name__}")
+        kept[head] = truncate(inner, rest, name, path)
+    return nn.Sequential(kept)
 
 
 def _classifier(name: str) -> nn.Module:

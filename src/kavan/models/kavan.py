@@ -43,8 +43,8 @@ class KAVAN(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.channels, self.cells = feature_shape(config.backbone, config.input_size)  # C, K
-        self.backbone = Backbone(config.backbone, config.weights, config.frozen)
+        self.channels, self.cells = feature_shape(config.backbone, config.input_size, config.cut_after)  # C, K
+        self.backbone = Backbone(config.backbone, config.weights, config.frozen, config.cut_after)
         temporal = config.temporal
         attention = (
             FacialSoftAttention(self.channels, temporal.hidden, config.attention.size, config.attention.residual_init)

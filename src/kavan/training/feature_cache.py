@@ -60,6 +60,7 @@ class CacheKey:
     """Everything the cached numbers depend on; ``digest`` names the cache folder."""
 
     backbone: str
+    cut_after: str
     weights: str
     weights_sha256: str
     input_size: int
@@ -77,7 +78,8 @@ class CacheKey:
 
     @property
     def folder_name(self) -> str:
-        return f"{self.backbone}-{self.input_size}px-{self.frames}-{self.digest[:16]}"
+        cut = f"-{self.cut_after}" if self.cut_after else ""
+        return f"{self.backbone}{cut}-{self.input_size}px-{self.frames}-{self.digest[:16]}"
 
 
 def weights_sha256(module: torch.nn.Module) -> str:
@@ -94,7 +96,8 @@ def cache_key(model, frames: str, dtype: str) -> CacheKey:
     """The key of the features that KAVAN ``model`` (its backbone and config) gives under a frame policy."""
     cfg = model.config
     transform = FrameTransform.evaluation(cfg.input_size)
-    return CacheKey(backbone=cfg.backbone, weights=cfg.weights, weights_sha256=weights_sha256(model.backbone),
+    return CacheKey(backbone=cfg.backbone, cut_after=cfg.cut_after, weights=cfg.weights,
+                    weights_sha256=weights_sha256(model.backbone),
                     input_size=cfg.input_size, frames=frames, t=cfg.t,
                     transform=f"size={transform.size} mean={transform.mean} std={transform.std} whole-frame",
                     dtype=dtype)
