@@ -25,7 +25,7 @@ def test_demo_writes_real_and_synthetic_results_tables_overlays_and_a_model(tmp_
             # a picture, not a blank canvas
             assert np.asarray(image.convert("L")).std() > 10
     assert len(list((tmp_path / "synthgif" / "gifs").glob("*.gif"))) == 12
-    model = json.loads((tmp_path / "model.json").read_text())
+    model = json.loads((tmp_path / "paper-model.json").read_text())
     assert model["feature_shape"] == {"channels": 2048, "cells": 7}
     # the ablation: every given row plus both baselines and chance, its tables printed
     results = json.loads(Path(written["results_json"]).read_text())

@@ -1,3 +1,22 @@
 """kavan: human-centred emotion recognition in animated GIFs (KAVAN, Yang, Zhang & Luo, ICME 2019)."""
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kavan.predict import Predictor
+
 __version__ = "0.1.0"
+
+
+def load(checkpoint: str | os.PathLike[str], device: str = "auto") -> Predictor:
+    """A Predictor for a trained model file: ``kavan.load("model.safetensors").predict("cool.gif")``.
+
+    torch and the model code are imported on the first call, so ``import kavan`` stays light.
+    See kavan.predict.predictor.load for the options.
+    """
+    from kavan.predict import load as load_predictor
+
+    return load_predictor(checkpoint, device)

@@ -188,9 +188,9 @@ def run_demo(settings: DemoSettings) -> dict[str, str]:
     written["synthgif_preview"] = str(write_preview(synth_dir, out / "synthgif-preview.png"))
     written["heatmaps"] = str(heatmap_sheet(synth_dir, out / "heatmaps.png", settings.t))
 
-    model_path = out / "model.json"
+    model_path = out / "paper-model.json"
     model_path.write_text(json.dumps(describe(settings.config), indent=2) + "\n", encoding="utf-8")
-    written["model"] = str(model_path)
+    written["paper_model"] = str(model_path)
     written.update(run_demo_ablation(settings, synth_dir))
     return written
 
