@@ -32,8 +32,9 @@ def test_every_paper_row_has_a_benchmark_twin():
 def test_benchmark_configs(row):
     bench, paper = load_config(CONFIGS / "bench" / f"{row}.yaml"), load_config(CONFIGS / f"{row}.yaml")
     model = bench.model
-    assert (model.backbone, model.weights, model.frozen, model.input_size, model.t) == (
-        "mobilenet_v2", "offline-mobilenet-v2", True, 224, 8)
+    assert (model.backbone, model.weights, model.frozen, model.cut_after, model.input_size, model.t) == (
+        "mobilenet_v2", "offline-mobilenet-v2", True, "features.13", 224, 8)
+    assert paper.model.cut_after == ""  # the paper's ResNet-50 ends at its last map
     assert bench.train.feature_cache and not bench.data.augment
     attention, kind, multitask, lambda_ce, lambda_rank, lambda_kp = ROWS[row]
     assert (model.attention.enabled, model.temporal.kind, model.multitask) == (attention, kind, multitask)
