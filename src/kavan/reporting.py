@@ -16,6 +16,8 @@ import io
 import math
 from typing import Any
 
+from kavan.claims import claims_section
+
 KIND_ORDER = {"chance": 0, "baseline": 1, "model": 2}
 
 
@@ -95,6 +97,10 @@ def render_results(results: dict[str, Any]) -> str:
     out.write(accuracy_table(results))
     out.write("\n## Table 2: nMSE\n\n")
     out.write(nmse_table(results))
+    claims = claims_section(results)
+    if claims:
+        out.write("\n## The paper's claims on these splits\n\n")
+        out.write(claims)
     out.write("\nMean ± sample std (ddof = 1) over the splits. Accuracy: 4 circumplex quadrants (chance for a "
               "uniform guess: 25 %). nMSE per emotion (Jou et al. 2014): per emotion, Σ_i (ŷ_i − y_i)² / "
               "Σ_i (y_i − ȳ)² over the test GIFs, averaged over the 17 emotions — predicting the test mean scores "
