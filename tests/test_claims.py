@@ -77,9 +77,10 @@ def test_missing_rows_are_left_out():
 
 
 def test_localisation_bars_and_unsupervised_attention():
-    good = {"hit_rate": [0.95, 0.97], "withheld_hit_rate": [0.61, 0.70], "centre_prior_hit_rate": [0.5, 0.6]}
+    good = {"hit_rate": [0.95, 0.97], "withheld_hit_rate": [0.61, 0.70], "centre_prior_hit_rate": [0.5, 0.6],
+            "mass": [0.6, 0.7]}
     short = {"hit_rate": [0.95, 0.97], "withheld_hit_rate": [0.50, 0.58]}
-    unsup = {"hit_rate": [0.10, 0.20], "withheld_hit_rate": [0.05, 0.10]}
+    unsup = {"hit_rate": [0.10, 0.20], "withheld_hit_rate": [0.05, 0.10], "mass": [0.2, 0.3]}
     claims = by_text(check_claims(results(
         row("mtl-softatt-hslstm", [0.7, 0.7], [0.8, 0.8], good),
         row("softatt-lstm", [0.7, 0.7], [0.8, 0.8], short),
@@ -89,6 +90,8 @@ def test_localisation_bars_and_unsupervised_attention():
     assert not claims["SOFTATT-LSTM: attention on the face"].holds  # withheld 54 % < 60 %
     lower = claims["unsupervised attention finds the face less often than keypoint-supervised attention"]
     assert lower.holds and "15.0 % vs" in lower.evidence
+    mass = claims["unsupervised attention puts less of its mass on the face"]
+    assert mass.holds and mass.evidence.startswith("MTL-UNSUPATT-HSLSTM 25.0 % vs MTL-SOFTATT-HSLSTM 65.0 %")
 
 
 def test_results_md_has_the_claims_section():

@@ -59,7 +59,9 @@ def test_score_gif_counts_face_frames_and_withheld_frames():
     attention[2, 6, 6] = 1.0                                         # frame 3: no face
     score = score_gif(attention, np.array([0, 1, 3]), KeypointRecord(truth, "t", "1", 112, 112),
                       KeypointRecord(estimated, "e", "1", 112, 112))
-    assert score == LocalisationScore(face_frames=2, face_hits=2, withheld_frames=1, withheld_hits=1)
+    # each face frame puts all its mass in the grown box (rows/cols 1..4: 16 of 49 cells)
+    assert score == LocalisationScore(face_frames=2, face_hits=2, withheld_frames=1, withheld_hits=1,
+                                      face_mass=2.0, withheld_mass=1.0, face_area=2 * 16 / 49)
     attention[1] = 0.0
     attention[1, 6, 0] = 1.0                                         # withheld frame now misses
     score = score_gif(attention, np.array([0, 1, 3]), KeypointRecord(truth, "t", "1", 112, 112),
@@ -69,6 +71,20 @@ def test_score_gif_counts_face_frames_and_withheld_frames():
     none = score_gif(attention, np.array([0, 1, 3]), KeypointRecord(truth, "t", "1", 112, 112), None)
     assert none.withheld_frames == 2
     assert math.isnan(LocalisationScore(0, 0, 0, 0).hit_rate)
+
+
+def test_attention_mass_on_the_face_against_a_uniform_map():
+    truth = face(40, 40, 60, 60)[None, None]                         # exact box: rows/cols 2..3, 4 of 49 cells
+    record = KeypointRecord(truth, "t", "1", 112, 112)
+    attention = np.full((1, 7, 7), 0.5 / 45, np.float32)
+    attention[0, 2:4, 2:4] = 0.5 / 4                                 # half the mass on the face's 4 cells
+    exact = score_gif(attention, np.array([0]), record, record, grow=0).to_dict()
+    assert math.isclose(exact["mass"], 0.5, rel_tol=1e-6)
+    assert math.isclose(exact["face_area"], 4 / 49)
+    assert math.isnan(exact["withheld_mass"])                        # the keypoints were given: nothing withheld
+    uniform = score_gif(np.full((1, 7, 7), 1 / 49, np.float32), np.array([0]), record, None, grow=0).to_dict()
+    assert math.isclose(uniform["mass"], uniform["face_area"], rel_tol=1e-6)  # a uniform map's mass is the area
+    assert math.isclose(uniform["withheld_mass"], 4 / 49, rel_tol=1e-6)
 
 
 def test_centre_prior_peaks_at_the_centre_cell():

@@ -130,6 +130,11 @@ def localisation_claims(rows: dict[str, dict[str, Any]]) -> list[Claim]:
         claims.append(Claim("unsupervised attention finds the face less often than keypoint-supervised attention",
                             holds, f"{rows[unsup]['label']} {100 * a:.1f} % vs {rows[sup]['label']} {100 * b:.1f} % "
                             "of face frames (grown box)" if a is not None and b is not None else "n/a"))
+        a, b = ((rows[name]["localisation"].get("mass") or {}).get("mean") for name in (unsup, sup))
+        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b):
+            claims.append(Claim("unsupervised attention puts less of its mass on the face", a < b,
+                                f"{rows[unsup]['label']} {100 * a:.1f} % vs {rows[sup]['label']} {100 * b:.1f} % "
+                                "of the map inside the exact face boxes"))
     return claims
 
 

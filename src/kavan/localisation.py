@@ -23,6 +23,7 @@ floor((x + 0.5) · K / W), clipped to [0, K − 1]; rows likewise.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +53,17 @@ class CellBox:
 
 @dataclass(frozen=True)
 class LocalisationScore:
-    """Hit counts over face frames, all of them and the withheld ones; rates are NaN when there is no frame."""
+    """Hit counts over face frames, all of them and the withheld ones, and sums of the attention mass inside the
+    face boxes (``face_mass``, ``withheld_mass``) and of the boxes' share of the grid (``face_area``: the mass a
+    uniform map would put there); rates are NaN when there is no frame."""
 
     face_frames: int
     face_hits: int
     withheld_frames: int
     withheld_hits: int
+    face_mass: float = 0.0
+    withheld_mass: float = 0.0
+    face_area: float = 0.0
 
     @property
     def hit_rate(self) -> float:
@@ -68,13 +74,16 @@ class LocalisationScore:
         return self.withheld_hits / self.withheld_frames if self.withheld_frames else math.nan
 
     def to_dict(self) -> dict[str, Any]:
+        mean = lambda total, n: total / n if n else math.nan  # noqa: E731
         return {"face_frames": self.face_frames, "face_hits": self.face_hits, "hit_rate": self.hit_rate,
                 "withheld_frames": self.withheld_frames, "withheld_hits": self.withheld_hits,
-                "withheld_hit_rate": self.withheld_hit_rate}
+                "withheld_hit_rate": self.withheld_hit_rate,
+                "mass": mean(self.face_mass, self.face_frames),
+                "withheld_mass": mean(self.withheld_mass, self.withheld_frames),
+                "face_area": mean(self.face_area, self.face_frames)}
 
     def __add__(self, other: LocalisationScore) -> LocalisationScore:
-        return LocalisationScore(self.face_frames + other.face_frames, self.face_hits + other.face_hits,
-                                 self.withheld_frames + other.withheld_frames, self.withheld_hits + other.withheld_hits)
+        return LocalisationScore(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
 
 
 def pixel_to_cell(value: float, size: int, k: int) -> int:
@@ -103,6 +112,14 @@ def argmax_cell(attention: np.ndarray) -> tuple[int, int]:
     return int(row), int(col)
 
 
+def box_mask(boxes: list[CellBox], k: int) -> np.ndarray:
+    """(K, K) bool: the cells inside any of the boxes."""
+    mask = np.zeros((k, k), bool)
+    for box in boxes:
+        mask[box.top:box.bottom + 1, box.left:box.right + 1] = True
+    return mask
+
+
 def score_frame(attention: np.ndarray, landmarks: np.ndarray, width: int, height: int, grow: int = 1) -> bool | None:
     """True/False: the argmax cell is / is not inside a grown true face box; None when the frame has no face."""
     boxes = face_boxes(landmarks, width, height, attention.shape[-1], grow)
@@ -120,17 +137,19 @@ def has_groundtruth(data: str | Path) -> bool:
 def score_gif(attention: np.ndarray, frame_indices: np.ndarray, truth: keypoint_cache.KeypointRecord,
               estimated: keypoint_cache.KeypointRecord | None, grow: int = 1) -> LocalisationScore:
     """Score one GIF's (T, K, K) attention at its frames against its ground truth (and estimated keypoints)."""
-    counts = [0, 0, 0, 0]
+    total = LocalisationScore(0, 0, 0, 0)
     for maps, index in zip(attention, frame_indices):
-        hit = score_frame(maps, truth.keypoints[int(index)], truth.width, truth.height, grow)
-        if hit is None:
+        boxes = face_boxes(truth.keypoints[int(index)], truth.width, truth.height, maps.shape[-1], grow)
+        if not boxes:
             continue
+        row, col = argmax_cell(maps)
+        hit = any(box.contains(row, col) for box in boxes)
+        mask = box_mask(boxes, maps.shape[-1])
+        mass = float(maps[mask].sum())
         withheld = estimated is None or not (estimated.keypoints[int(index), :, :, 2] > 0).any()
-        counts[0] += 1
-        counts[1] += int(hit)
-        counts[2] += int(withheld)
-        counts[3] += int(hit and withheld)
-    return LocalisationScore(*counts)
+        total = total + LocalisationScore(1, int(hit), int(withheld), int(hit and withheld),
+                                          mass, mass if withheld else 0.0, float(mask.mean()))
+    return total
 
 
 def score_predictions(dataset: Dataset, ids: list[str], attention: np.ndarray, frame_indices: np.ndarray,
@@ -157,7 +176,8 @@ def centre_prior(attention: np.ndarray) -> np.ndarray:
 def localisation_report(dataset: Dataset, ids: list[str], attention: np.ndarray,
                         frame_indices: np.ndarray) -> dict[str, Any]:
     """The attention's scores with the grown box (top level: the acceptance criterion) and the exact box
-    (``exact``), and the centre prior's (``centre_prior``, ``centre_prior_exact``) on the same frames."""
+    (``exact``, whose ``mass`` is the share of attention on the faces and ``face_area`` a uniform map's share),
+    and the centre prior's (``centre_prior``, ``centre_prior_exact``) on the same frames."""
     report = score_predictions(dataset, ids, attention, frame_indices, grow=1).to_dict()
     prior = centre_prior(attention)
     report["exact"] = score_predictions(dataset, ids, attention, frame_indices, grow=0).to_dict()

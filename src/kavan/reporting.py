@@ -53,14 +53,14 @@ def accuracy_table(results: dict[str, Any]) -> str:
     header = ["Method", "Accuracy"]
     if with_loc:
         header += ["Attention on face (all face frames)", "Attention on face (keypoints withheld)",
-                   "On exact face box (all)", "On exact face box (withheld)"]
+                   "On exact face box (all)", "On exact face box (withheld)", "Attention mass on face"]
     body = []
     for row in rows:
         cells = [row["label"], mean_std_cell(row["metrics"].get("accuracy"), percent=True)]
         if with_loc:
             loc = row.get("localisation") or {}
             cells += [mean_std_cell(loc.get(key), percent=True) for key in
-                      ("hit_rate", "withheld_hit_rate", "exact_hit_rate", "exact_withheld_hit_rate")]
+                      ("hit_rate", "withheld_hit_rate", "exact_hit_rate", "exact_withheld_hit_rate", "mass")]
         body.append(cells)
     return _table(header, body)
 
@@ -110,13 +110,15 @@ def render_results(results: dict[str, Any]) -> str:
         out.write(" Attention on face: share of test frames with a face where the attention's argmax cell lies "
                   "inside a true face box grown by one cell (kavan.localisation); \"keypoints withheld\": the "
                   "face frames whose estimated keypoints are all missing. Exact face box: the same without the "
-                  "one-cell growth.")
+                  "one-cell growth. Attention mass on face: the share of the attention map inside the exact face "
+                  "boxes, averaged over face frames.")
         prior = next((row["localisation"] for row in results["rows"] if row.get("localisation")
                       and row["localisation"].get("centre_prior_hit_rate")), None)
         if prior:
             out.write(" Reference: a map that always peaks at the centre cell scores "
                       f"{mean_std_cell(prior['centre_prior_hit_rate'], percent=True)} (grown box) and "
                       f"{mean_std_cell(prior['centre_prior_exact_hit_rate'], percent=True)} (exact box) on the "
-                      "same frames.")
+                      "same frames" + (f", and a uniform map puts {mean_std_cell(prior['face_area'], percent=True)} "
+                                       "of its mass on the faces" if prior.get("face_area") else "") + ".")
     out.write("\n")
     return out.getvalue()

@@ -67,6 +67,7 @@ LOCALISATION_RATES = (
     (("exact", "hit_rate"), "exact_hit_rate"), (("exact", "withheld_hit_rate"), "exact_withheld_hit_rate"),
     (("centre_prior", "hit_rate"), "centre_prior_hit_rate"),
     (("centre_prior_exact", "hit_rate"), "centre_prior_exact_hit_rate"),
+    (("exact", "mass"), "mass"), (("exact", "withheld_mass"), "withheld_mass"), (("exact", "face_area"), "face_area"),
 )
 
 
@@ -140,7 +141,7 @@ def _localisation(run_dir: Path, dataset: Dataset) -> dict[str, Any] | None:
     path = run_dir / "localisation.json"
     if path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))
-        if all(key in stored for key in LOCALISATION_KEYS):
+        if all(key in stored for key in LOCALISATION_KEYS) and "mass" in stored["exact"]:
             return stored
     predictions = load_predictions(run_dir / "predictions.safetensors")
     if predictions.attention is None:
