@@ -1,0 +1,88 @@
+"""`kavan predict --out FILE.jsonl [--resume]`: an append-only JSON Lines file that a killed run leaves usable.
+
+Each record is one line written by one unbuffered ``write`` (a single system call) and then flushed to disk
+(fsync), so a run killed at any moment leaves whole lines, at worst followed by one torn line if the machine
+itself went down mid-write. ``--resume`` reads the file first: a torn last line (no newline at the end, or not
+JSON) is cut off with a warning, and every path already recorded (a prediction or an error) is skipped.
+An existing file without ``--resume`` is refused rather than overwritten. A complete line that is not a JSON
+object with a "path" is an error: the file is probably not a `kavan predict` output, and appending to it would
+mix two things.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from kavan.errors import KavanError
+
+log = logging.getLogger(__name__)
+
+
+def path_key(path: str) -> str:
+    """How paths are compared on resume: absolute, normalised (relative paths resolve against the cwd)."""
+    return os.path.normpath(os.path.abspath(path))
+
+
+def recorded_paths(path: Path) -> set[str]:
+    """The path keys already in the file; cuts a torn last line off the file (see the module docstring)."""
+    blob = path.read_bytes()
+    end = blob.rfind(b"\n") + 1
+    lines = blob[:end].splitlines()
+    tail = blob[end:]
+    done: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+            raise KavanError(f"line {number} is not a JSON object with a \"path\": this does not look like a "
+                             "kavan predict output; choose another --out", path)
+        done.add(path_key(record["path"]))
+    if tail:
+        log.warning("%s: the last line is incomplete (%d bytes, a run was cut off while writing it); removing it",
+                    path, len(tail))
+        with open(path, "r+b") as handle:
+            handle.truncate(end)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return done
+
+
+class JsonLinesOutput:
+    """The --out file: ``done`` holds the path keys recorded before this run; ``write`` appends one record."""
+
+    def __init__(self, path: str | os.PathLike[str], resume: bool):
+        self.path = Path(path)
+        self.done: set[str] = set()
+        if self.path.exists():
+            if not resume:
+                raise KavanError("exists; pass --resume to skip the files already in it, or choose another --out",
+                                 self.path)
+            if not self.path.is_file():
+                raise KavanError("is not a regular file", self.path)
+            self.done = recorded_paths(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._handle = open(self.path, "ab", buffering=0)
+        except OSError as err:
+            raise KavanError(f"cannot write ({err.strerror or err})", self.path) from None
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._handle.write((json.dumps(record) + "\n").encode("utf-8"))
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> JsonLinesOutput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

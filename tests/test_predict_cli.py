@@ -1,0 +1,203 @@
+"""`kavan predict`: one object or JSON lines, folders, pictures, error lines, exit codes, --out and --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from predict_model import write_tiny_model
+
+import kavan
+from kavan.cli import main
+from kavan.emotions import EMOTIONS
+from kavan.predict.inputs import InputFile, expand_inputs, picture_path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return write_tiny_model(tmp_path_factory.mktemp("model") / "model.safetensors")
+
+
+@pytest.fixture
+def folder(tmp_path, real_gifs) -> Path:
+    """gifs/: bad.gif (text), cool.gif and like-a-boss.gif (links to the real GIFs), notes.txt (ignored),
+    .hidden.gif (ignored), sub/rainbow-vomit.gif and sub/still.png."""
+    root = tmp_path / "gifs"
+    (root / "sub").mkdir(parents=True)
+    (root / "bad.gif").write_text("not a GIF, whatever its name says")
+    (root / "notes.txt").write_text("not media")
+    (root / ".hidden.gif").symlink_to(real_gifs / "cool.gif")
+    for name in ("cool.gif", "like-a-boss.gif"):
+        (root / name).symlink_to(real_gifs / name)
+    (root / "sub" / "rainbow-vomit.gif").symlink_to(real_gifs / "rainbow-vomit.gif")
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(root / "sub" / "still.png")
+    return root
+
+
+EXPECTED_ORDER = ["bad.gif", "cool.gif", "like-a-boss.gif", "sub/rainbow-vomit.gif", "sub/still.png"]
+
+
+def lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_one_file_gives_one_indented_object_equal_to_the_api(checkpoint, real_gifs, capsys):
+    path = str(real_gifs / "dis-good.gif")
+    assert main(["predict", path, "--checkpoint", str(checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("{\n  \"path\"")  # indented for a person reading it
+    assert json.loads(out) == kavan.load(checkpoint, "cpu").predict(path).to_json()
+
+
+def test_folder_gives_json_lines_in_order_with_error_lines_and_exit_1(checkpoint, folder, capsys, caplog):
+    code = main(["predict", str(folder), "--checkpoint", str(checkpoint), "--workers", "1", "--batch-size", "2"])
+    records = lines(capsys.readouterr().out)
+    assert code == 1
+    assert [os.path.relpath(r["path"], folder) for r in records] == EXPECTED_ORDER
+    assert records[0] == {"path": str(folder / "bad.gif"), "error": records[0]["error"]}
+    assert "unrecognised content" in records[0]["error"]
+    assert all(sorted(r["emotions"]) == sorted(EMOTIONS) for r in records[1:])
+    assert records[4]["frames_used"] == [0, 0, 0, 0]
+    assert "bad.gif: unrecognised content" in caplog.text  # the failure is logged too
+
+
+def test_several_files_with_a_missing_one(checkpoint, real_gifs, tmp_path, capsys):
+    missing = str(tmp_path / "missing.gif")
+    code = main(["predict", str(real_gifs / "rainbow-vomit.gif"), missing, "--checkpoint", str(checkpoint)])
+    records = lines(capsys.readouterr().out)
+    assert code == 1 and len(records) == 2
+    assert records[1] == {"path": missing, "error": "file not found"}
+    assert records[0]["frames_used"] == [0, 0, 1, 1]
+
+
+def test_all_good_files_exit_0(checkpoint, real_gifs, capsys):
+    names = ["rainbow-vomit.gif", "like-a-boss.gif"]
+    assert main(["predict", *(str(real_gifs / n) for n in names), "--checkpoint", str(checkpoint),
+                 "--workers", "0"]) == 0
+    assert [Path(r["path"]).name for r in lines(capsys.readouterr().out)] == names
+
+
+def test_pictures_are_written_per_file_with_mirrored_names(checkpoint, folder, tmp_path, capsys):
+    overlay, chart = tmp_path / "overlay", tmp_path / "chart"
+    main(["predict", str(folder), "--checkpoint", str(checkpoint), "--overlay", str(overlay), "--chart", str(chart)])
+    records = lines(capsys.readouterr().out)
+    good = EXPECTED_ORDER[1:]
+    assert sorted(str(p.relative_to(overlay)) for p in overlay.rglob("*.gif")) == [f"{n}.overlay.gif" for n in good]
+    assert sorted(str(p.relative_to(chart)) for p in chart.rglob("*.png")) == [f"{n}.chart.png" for n in good]
+    with Image.open(overlay / "cool.gif.overlay.gif") as image:
+        assert image.is_animated and image.n_frames == 4 and image.size == (360, 390)
+    with Image.open(overlay / "sub" / "rainbow-vomit.gif.overlay.gif") as image:
+        assert image.size == (287, 276)
+    with Image.open(chart / "sub" / "still.png.chart.png") as image:
+        assert image.format == "PNG" and image.size[0] > 600
+    assert records[1]["path"] == str(folder / "cool.gif")
+
+
+def test_overlay_needs_a_model_with_attention(tmp_path, real_gifs, capsys):
+    plain = write_tiny_model(tmp_path / "plain.safetensors", attention={"enabled": False, "size": 8})
+    code = main(["predict", str(real_gifs / "cool.gif"), "--checkpoint", str(plain), "--overlay", str(tmp_path)])
+    assert code == 1 and "--overlay needs a model with attention" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read"),
+    (b"GIF89a not a model", "not a safetensors file"),
+    ("half", "not a safetensors file"),
+])
+def test_bad_checkpoint_is_one_clear_error(checkpoint, real_gifs, tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.safetensors"
+    if content == "half":
+        bad.write_bytes(checkpoint.read_bytes()[:5000])
+    elif content is not None:
+        bad.write_bytes(content)
+    code = main(["predict", str(real_gifs / "cool.gif"), "--checkpoint", str(bad)])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert captured.err.startswith(f"kavan predict: error: {bad}: {message}")
+
+
+def test_empty_folder_is_an_error(checkpoint, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty"), "--checkpoint", str(checkpoint)]) == 1
+    assert "no media files found" in capsys.readouterr().err
+
+
+def test_out_then_resume_after_a_torn_line(checkpoint, folder, tmp_path, capsys, caplog):
+    out = tmp_path / "results" / "predictions.jsonl"
+    args = ["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(out)]
+    assert main(args) == 1
+    assert capsys.readouterr().out == ""  # the lines went to the file
+    first = out.read_text().splitlines()
+    assert [os.path.relpath(json.loads(line)["path"], folder) for line in first] == EXPECTED_ORDER
+
+    assert main(args) == 1  # an existing file is not overwritten without --resume
+    assert "exists; pass --resume" in capsys.readouterr().err
+    assert out.read_text().splitlines() == first
+
+    # A run cut off while writing its third line: two whole lines and half of the third.
+    out.write_text(first[0] + "\n" + first[1] + "\n" + first[2][: len(first[2]) // 2])
+    assert main(args + ["--resume"]) == 0  # bad.gif was already recorded; the three left are all readable
+    assert "the last line is incomplete" in caplog.text
+    resumed = out.read_text().splitlines()
+    assert resumed == first  # every path once, in order, the same numbers as the uninterrupted run
+
+    assert main(args + ["--resume"]) == 0  # nothing left to do
+    assert out.read_text().splitlines() == first
+
+
+def test_resume_refuses_a_file_that_is_not_predict_output(checkpoint, folder, tmp_path, capsys):
+    out = tmp_path / "other.jsonl"
+    out.write_text('{"path": "x.gif", "error": "file not found"}\nhello world\n{"path": "y.gif"}\n')
+    assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(out), "--resume"]) == 1
+    assert "line 2 is not a JSON object" in capsys.readouterr().err
+    assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--resume"]) == 1
+    assert "--resume needs --out" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_whole_lines_and_resume_finishes_it(checkpoint, real_gifs, tmp_path):
+    """Kill `kavan predict --out` (SIGKILL) once it has written a line; resume; each path once, all lines whole."""
+    names = sorted(p.name for p in real_gifs.glob("*.gif"))
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for name in names:
+        (folder / name).symlink_to(real_gifs / name)
+    out = tmp_path / "p.jsonl"
+    command = [sys.executable, "-m", "kavan", "predict", str(folder), "--checkpoint", str(checkpoint), "--out",
+               str(out), "--batch-size", "1", "--no-progress"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    written = out.read_bytes()
+    assert written.endswith(b"\n") and 2 <= written.count(b"\n") < len(names)
+    assert all(json.loads(line)["path"] for line in written.splitlines())
+
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    paths = [json.loads(line)["path"] for line in out.read_text().splitlines()]
+    assert sorted(paths) == [str(folder / name) for name in names]
+
+
+def test_expand_inputs_and_picture_names(tmp_path):
+    (tmp_path / "a" / ".cache").mkdir(parents=True)
+    (tmp_path / "b").mkdir()
+    for name in ("a/x.gif", "a/X.MP4", "a/.cache/y.gif", "a/readme.md", "b/x.gif"):
+        (tmp_path / name).write_bytes(b"GIF89a")
+    items = expand_inputs([str(tmp_path / "a"), str(tmp_path / "a" / "x.gif"), str(tmp_path / "b" / "x.gif"),
+                           str(tmp_path / "none.gif")])
+    assert [(Path(i.path).relative_to(tmp_path).as_posix(), i.name) for i in items] == [
+        ("a/X.MP4", "X.MP4"), ("a/x.gif", "x.gif"), ("b/x.gif", "x.gif-2"), ("none.gif", "none.gif")]
+    assert picture_path("pics", InputFile("d/s/y.gif", "s/y.gif"), "chart.png") == os.path.join("pics", "s",
+                                                                                               "y.gif.chart.png")
