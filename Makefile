@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.kavan-installed
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test bench clean
+.PHONY: demo test browser bench clean
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,21 @@ $(STAMP): pyproject.toml requirements-nodeps.txt
 demo: $(STAMP)
 	$(PY) -m kavan demo --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
+
+# The web demo's end-to-end test drives Debian's Chromium through ChromeDriver. Installed here when missing and
+# possible (root with apt-get); otherwise that one test is skipped and says why.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium and chromium-driver for the browser test"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	    >/dev/null; } || echo "warning: could not install Chromium; the browser test will be skipped"; \
+	else \
+	  echo "note: no /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver):" \
+	       "the browser test will be skipped"; \
+	fi
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache build src/*.egg-info
