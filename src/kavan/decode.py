@@ -168,11 +168,17 @@ def _binary_over_matte(rgba: np.ndarray, matte: Matte) -> np.ndarray:
 
     Each RGBA pixel is chosen whole as one uint32 (the canvas's own pixel or the matte's), then the alpha byte is
     dropped: 2.4x faster than a per-channel masked copy on a 540x540 canvas, which matters when every frame of a
-    dataset is decoded (kavan keypoints).
+    dataset is decoded (kavan keypoints). The three colour planes are copied one at a time: numpy copies a
+    3-of-4-bytes view element by element, 3.5x slower than three single-byte strided copies (2.0 against 0.55 ms
+    on a 540x540 canvas).
     """
     background = np.array([*matte, 255], np.uint8).view(np.uint32)[0]
     pixels = np.where(rgba[..., 3] != 0, np.ascontiguousarray(rgba).view(np.uint32)[..., 0], background)
-    return pixels.view(np.uint8).reshape(*rgba.shape[:2], 4)[..., :3].copy()
+    picked = pixels.view(np.uint8).reshape(*rgba.shape[:2], 4)
+    rgb = np.empty((*rgba.shape[:2], 3), np.uint8)
+    for channel in range(3):
+        rgb[..., channel] = picked[..., channel]
+    return rgb
 
 
 def _check_matte(matte: Iterable[int]) -> Matte:
