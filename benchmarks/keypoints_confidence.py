@@ -15,7 +15,12 @@ error, and the AUROC with which a low value picks out "wrong" points (flip error
 is chance, 1.0 perfect. `--draw DIR` also writes, for a few frames, the 8 lowest- and 8 highest-confidence points
 (red and green) to look at by eye.
 
+Each GIF runs as `kavan keypoints` runs it: frames in order, faces tracked between detections every
+--detect-every frames (on tracked frames the detection score is the one the face was detected with); its mirror
+image runs the same way.
+
     .venv/bin/python benchmarks/keypoints_confidence.py --gifs ../shared/data/real-gifs [--draw OUT_DIR]
+        [--detect-every 1]
 """
 
 from __future__ import annotations
@@ -67,11 +72,14 @@ def collect(gif_dir: Path, estimator: Estimator, draw_dir: Path | None) -> dict[
     rows: dict[str, list] = {k: [] for k in ("confidence", "score", "visibility", "in_frame", "agreement",
                                              "flip_error", "dlib_error", "point")}
     for gif in sorted(gif_dir.glob("*.gif")):
-        for index, rgb in iter_frames(gif):
-            faces = estimator.faces(rgb)
+        frames = [rgb for _, rgb in iter_frames(gif)]
+        # the GIF and its mirror image each run as one sequence, as `kavan keypoints` runs them (tracked between
+        # detections unless --detect-every 1); one after the other, since a sequence follows the graph's last frame
+        found = list(estimator.sequence(frames))
+        mirrored = list(estimator.sequence(np.ascontiguousarray(rgb[:, ::-1]) for rgb in frames))
+        for index, (rgb, faces, mirror) in enumerate(zip(frames, found, mirrored)):
             if not len(faces):
                 continue
-            mirror = estimator.faces(np.ascontiguousarray(rgb[:, ::-1]))
             back, back_boxes = flipped_back(mirror, rgb.shape[1])
             size = np.sqrt(np.prod(faces.boxes[:, 2:] - faces.boxes[:, :2], axis=1))
             for i in range(len(faces)):
@@ -147,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gifs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real-gifs")
     parser.add_argument("--wrong", type=float, default=0.05, help="flip error (face sizes) that counts as wrong")
     parser.add_argument("--draw", type=Path, help="write the lowest/highest-confidence pictures here")
+    parser.add_argument("--detect-every", type=int, default=KeypointConfig().detect_every,
+                        help="face detection interval (default: the default's; 1 detects on every frame)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
-    rows = collect(args.gifs, Estimator(KeypointConfig()), args.draw)
+    rows = collect(args.gifs, Estimator(KeypointConfig(detect_every=args.detect_every)), args.draw)
     result = report(rows, args.wrong)
     print(f"{result['points']} points on faces found in both the frame and its mirror image; "
           f"{100 * result['wrong_share']:.1f}% move more than {args.wrong} face sizes under flipping ('wrong')")

@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", choices=DETECTORS, default=defaults.detector,
                         help=f"MediaPipe face detector (default {defaults.detector}; short-range is faster but "
                              "misses small faces)")
+    parser.add_argument("--detect-every", type=int, default=defaults.detect_every, metavar="K",
+                        help=f"run the face detector on a GIF's first frame, then every K frames and wherever "
+                             f"tracking loses a face; track faces from frame to frame in between (default "
+                             f"{defaults.detect_every}; 1: detect on every frame, slower)")
     parser.add_argument("--max-faces", type=int, default=defaults.max_faces,
                         help=f"faces kept per frame at most (default {defaults.max_faces})")
     parser.add_argument("--min-score", type=float, default=defaults.min_detection_score,
@@ -58,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kavan.errors import KavanError
 
-    config = KeypointConfig(backend=args.backend, detector=args.detector, max_faces=args.max_faces,
-                            min_detection_score=args.min_score)
+    config = KeypointConfig(backend=args.backend, detector=args.detector, detect_every=args.detect_every,
+                            max_faces=args.max_faces, min_detection_score=args.min_score)
     if args.path.is_dir():
         if args.draw or args.frames:
             raise KavanError("--draw and --frames take a media file, not a folder", args.path)

@@ -2,7 +2,8 @@
 
 - ``config``: KeypointConfig (backend, thresholds, confidence constants).
 - ``mapping``: MediaPipe's 478-point face mesh to the 70-point layout.
-- ``backends``: the MediaPipe face mesh and the detection -> dlib 68-point backends (``Estimator``).
+- ``backends``: the MediaPipe face mesh and the detection -> dlib 68-point backends (``Estimator``), and
+  ``backends.tracking``, which follows faces from frame to frame between detections.
 - ``confidence``: the per-point confidence formula.
 - ``run``: one file, or a dataset folder (resumable, parallel, sharded) into kavan.keypoint_cache files.
 - ``draw`` and ``json_output``: what `kavan keypoints FILE --draw/--json` writes.

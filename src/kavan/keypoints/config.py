@@ -24,6 +24,18 @@ class KeypointConfig:
     detector: MediaPipe's ``full-range`` face detector (default: finds small and background faces too) or its
         ``short-range`` one (made for faces filling the frame; about 3.5 ms a frame faster, misses faces in group
         scenes: 0-1 instead of 3-4 in like-a-boss.gif frames 0-5).
+    detect_every: the face detector runs on a GIF's first frame and then every ``detect_every`` frames (and
+        again on any frame where tracking loses a face); the frames in between follow the faces of the frame
+        before (kavan.keypoints.backends.tracking). 1 detects on every frame (static-image mode, the slowest).
+    redetect_motion: a tracked face that moves more than this many face sizes (square root of its mesh extent's
+        area) from one frame to the next is detected afresh on that frame, and the next frame is detected too while
+        faces move that fast: tracking grows a mesh from the previous frame's landmarks, which lag behind a fast
+        face (on the real GIFs, tracking without this rule put such meshes up to 0.24 face sizes from the static
+        ones).
+    redetect_agreement: a tracked face whose points agree with dlib's less than this on average (the mean of the
+        agreement factor over the 68 iBUG points) is detected afresh on that frame: a mesh that drifted off the face
+        while tracked disagrees with dlib (folgers-decaffeinated.gif frame 99: 0.10, where the static mesh has
+        0.70). At 0.3 it fires on 4 of the 448 frames of the real GIFs.
     max_faces: faces kept per frame at most (the detector's best-scoring ones). Real reaction GIFs show up to
         4 clear faces; crowd scenes more. Each face costs one landmark pass (about 3 ms).
     min_detection_score: MediaPipe full-range face detection threshold (its own default, 0.5). On the shared real
@@ -42,6 +54,9 @@ class KeypointConfig:
 
     backend: Backend = "mediapipe-face-mesh"
     detector: Detector = "full-range"
+    detect_every: int = 8
+    redetect_motion: float = 0.1
+    redetect_agreement: float = 0.3
     max_faces: int = 10
     min_detection_score: float = 0.5
     min_presence: float = 0.5
@@ -55,19 +70,24 @@ class KeypointConfig:
             raise KavanError(f"keypoint backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.detector not in DETECTORS:
             raise KavanError(f"face detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        if self.detect_every < 1:
+            raise KavanError(f"detect_every must be >= 1, got {self.detect_every}")
         if self.max_faces < 1:
             raise KavanError(f"max_faces must be >= 1, got {self.max_faces}")
-        for name in ("min_detection_score", "min_presence", "unverified_agreement"):
+        for name in ("min_detection_score", "min_presence", "redetect_agreement", "unverified_agreement"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise KavanError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("agreement_scale", "facing_visible", "out_of_frame_margin"):
+        for name in ("redetect_motion", "agreement_scale", "facing_visible", "out_of_frame_margin"):
             if not getattr(self, name) > 0.0:
                 raise KavanError(f"{name} must be > 0, got {getattr(self, name)}")
 
     def describe(self) -> str:
         """The settings as one stable string, stored in each cache's backend version so a rerun with other
         settings recomputes instead of skipping."""
-        return (f"detector={self.detector} max_faces={self.max_faces} min_detection_score={self.min_detection_score:g} "
+        return (f"detector={self.detector} detect_every={self.detect_every} "
+                f"redetect_motion={self.redetect_motion:g} redetect_agreement={self.redetect_agreement:g} "
+                f"max_faces={self.max_faces} "
+                f"min_detection_score={self.min_detection_score:g} "
                 f"min_presence={self.min_presence:g} agreement_scale={self.agreement_scale:g} "
                 f"facing_visible={self.facing_visible:g} out_of_frame_margin={self.out_of_frame_margin:g} "
                 f"unverified_agreement={self.unverified_agreement:g}")

@@ -1,7 +1,7 @@
 """Estimating keypoints for one file or a whole dataset folder, resumably, in parallel, in shards.
 
 ``estimate_file`` decodes every frame of a GIF or video (kavan.decode, as a browser shows it) and runs the
-estimator on each. Every frame, not only those TSN evaluation sampling takes: training draws a random frame
+estimator over them in order (faces are detected every ``detect_every`` frames and tracked in between). Every frame, not only those TSN evaluation sampling takes: training draws a random frame
 from each of the T segments, so any frame can be picked, and the feature cache (``data.cache_frames: all``)
 keeps every frame too.
 
@@ -45,7 +45,7 @@ STALE_TEMP_SECONDS = 600
 def estimate_file(path: str | os.PathLike[str], estimator) -> keypoint_cache.KeypointRecord:
     """Keypoints of every frame of one media file: (frames, faces, 70, 3), at least one face slot."""
     info = decode.probe(path)
-    per_frame = [estimator(rgb) for _, rgb in decode.iter_frames(path)]
+    per_frame = [faces.array() for faces in estimator.sequence(rgb for _, rgb in decode.iter_frames(path))]
     if len(per_frame) != info.n_frames:
         raise KavanError(f"decoded {len(per_frame)} frames but the file declares {info.n_frames}", path)
     slots = max([1] + [len(faces) for faces in per_frame])

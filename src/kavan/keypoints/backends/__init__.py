@@ -5,16 +5,22 @@ the backend decides whose points are kept, the other one checks them (the agreem
   included; dlib runs in the mesh's detection box.
 - ``mediapipe-dlib68``: one face per detection; points from dlib, pupils at confidence 0; faces without a mesh
   get ``unverified_agreement`` and full visibility.
+
+Over the frames of a GIF (``Estimator.sequence``) the detector runs every ``detect_every`` frames and the meshes
+follow the faces in between (kavan.keypoints.backends.tracking); a frame on its own (``Estimator.faces``) is
+always detected afresh.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from kavan.keypoints import confidence
-from kavan.keypoints.backends.mediapipe_mesh import FACE_AXES, MeshFrame
+from kavan.keypoints.backends.mediapipe_mesh import FACE_AXES, MeshFrame, extents
+from kavan.keypoints.backends.tracking import FrameTracker, TrackingStats
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.mapping import MESH_TO_70, N_SURFACE, mesh_to_layout
 from kavan.landmarks import LEFT_EYE, LEFT_PUPIL, N_IBUG, N_POINTS, RIGHT_EYE, RIGHT_PUPIL
@@ -49,9 +55,10 @@ _FACING_VERTICES, _FACING_MATRIX = _facing_layout()
 class Faces:
     """The faces of one frame with every factor of their confidence (kavan.keypoints.confidence), largest first.
 
-    points: (n, 70, 2) pixel x, y; boxes: (n, 4) detection boxes x0, y0, x1, y1; score: (n,) detection scores;
+    points: (n, 70, 2) pixel x, y; boxes: (n, 4) detection boxes x0, y0, x1, y1; score: (n,) detection scores
+    (on a tracked frame, those of the detection the face was tracked from, its box moved with the face);
     visibility, in_frame, agreement: (n, 70) factors; confidence: (n, 70) their product with the score (pupils
-    0 for the dlib backend).
+    0 for the dlib backend); tracked: whether the faces were followed from the previous frame (no detector run).
     """
 
     points: np.ndarray
@@ -61,6 +68,7 @@ class Faces:
     in_frame: np.ndarray
     agreement: np.ndarray
     confidence: np.ndarray
+    tracked: bool = False
 
     def __len__(self) -> int:
         return len(self.points)
@@ -79,10 +87,13 @@ def backend_version(config: KeypointConfig) -> str:
 
 
 class Estimator:
-    """Estimates the faces of one frame after another: ``estimator(rgb)`` -> (faces, 70, 3) float32.
+    """Estimates faces: ``estimator(rgb)`` -> (faces, 70, 3) float32 for one frame on its own (the detector
+    always runs); ``estimator.sequence(frames)`` -> one Faces per frame of a GIF, following faces from frame to
+    frame between detections every ``config.detect_every`` frames (kavan.keypoints.backends.tracking).
 
     x, y in pixels (pixel centres at integers), then the confidence; faces largest first (by detection box area).
-    One estimator per process: the MediaPipe graph is not shareable.
+    ``tracking`` adds up what the trackers of all sequences did. One estimator per process: the MediaPipe graph
+    is not shareable.
     """
 
     def __init__(self, config: KeypointConfig = KeypointConfig()):
@@ -95,18 +106,36 @@ class Estimator:
         self._mesh = FaceMesh(config.max_faces, config.min_detection_score, config.min_presence, config.detector)
         self._dlib = Dlib68()
         self._neighbourhoods = neighbourhoods(_FACING_VERTICES)
+        self.tracking = TrackingStats()
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         return self.faces(rgb).array()
 
     def faces(self, rgb: np.ndarray) -> Faces:
-        """Every face of one (H, W, 3) uint8 RGB frame, with the factors of each point's confidence."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
-        found = self._mesh(rgb)
-        if self.name == "mediapipe-face-mesh":
-            return self._mesh_faces(rgb, found)
-        return self._dlib_faces(rgb, found)
+        """Every face of one (H, W, 3) uint8 RGB frame on its own, with the factors of each point's confidence."""
+        _check_frame(rgb)
+        return self._faces_of(rgb, self._mesh(rgb))
+
+    def sequence(self, frames: Iterable[np.ndarray]) -> Iterator[Faces]:
+        """The faces of consecutive frames of one GIF or video, in order (tracked between detections). A tracked
+        face whose 68 points agree with dlib's less than ``config.redetect_agreement`` on average has drifted off
+        the face or is doubtful: its frame is detected afresh."""
+        tracker = FrameTracker(self._mesh, self.config.detect_every, self.config.redetect_motion,
+                               unmeshed_faces=self.name == "mediapipe-dlib68")
+        try:
+            for rgb in frames:
+                _check_frame(rgb)
+                faces = self._faces_of(rgb, tracker(rgb))
+                if faces.tracked and (faces.agreement[:, :N_IBUG].mean(axis=1)
+                                      < self.config.redetect_agreement).any():
+                    faces = self._faces_of(rgb, tracker.redetect(rgb))
+                yield faces
+        finally:
+            self.tracking.add(tracker.stats)
+
+    def _faces_of(self, rgb: np.ndarray, found: MeshFrame) -> Faces:
+        faces = self._mesh_faces(rgb, found) if self.name == "mediapipe-face-mesh" else self._dlib_faces(rgb, found)
+        return replace(faces, tracked=found.tracked)
 
     def facing(self, meshes: np.ndarray) -> np.ndarray:
         """(n, 70) facing cosine of each layout point of (n, 478, 3) meshes."""
@@ -119,8 +148,7 @@ class Estimator:
         n = len(found.meshes)
         # The graph grows every mesh from a detection; should none overlap it, the mesh's own extent and the
         # threshold score stand in.
-        boxes = np.concatenate([found.meshes[:, :N_SURFACE, :2].min(axis=1),
-                                found.meshes[:, :N_SURFACE, :2].max(axis=1)], axis=1)
+        boxes = extents(found.meshes)
         scores = np.full(n, cfg.min_detection_score)
         matched = found.mesh_detection >= 0
         boxes[matched] = found.boxes[found.mesh_detection[matched]]
@@ -154,6 +182,11 @@ class Estimator:
 
     def close(self) -> None:
         self._mesh.close()
+
+
+def _check_frame(rgb: np.ndarray) -> None:
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
 
 
 def _faces(points: np.ndarray, boxes: np.ndarray, scores: np.ndarray, **factors: np.ndarray) -> Faces:

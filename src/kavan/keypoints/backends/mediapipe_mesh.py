@@ -5,8 +5,16 @@ detector, which is made for faces filling a selfie: on the shared real GIFs it f
 see three or four (like-a-boss.gif, frames 0-5). This module runs the same graph with the detector sub-graph
 swapped for the full-range one that the wheel also carries (``FaceDetectionFullRangeCpu``; the short-range one
 stays available, about 3.5 ms a frame faster), and asks the graph for its detections too, so every mesh comes
-with the score of the detection it grew from. Static-image mode: every frame is detected afresh, nothing is
-tracked from the previous frame.
+with the score of the detection it grew from.
+
+Detecting and tracking are chosen frame by frame. MediaPipe's graph gates its face detector with the number of
+faces tracked from the previous frame (the detector runs whenever fewer than ``num_faces`` are tracked, so with
+room for several faces and one in view it would run on every frame) and switches tracking on or off for a whole
+run (the ``use_prev_landmarks`` side packet). Here both gates take a per-frame input instead: ``detect`` runs
+the detector on the frame, ``track`` grows meshes from the regions the previous frame's landmarks give (the graph's
+own loop-back). ``detect`` without ``track`` is static-image mode (nothing from the previous frame) and is how a
+new GIF starts, so nothing carries over from one GIF to the next; kavan.keypoints.backends.tracking decides per
+frame.
 
 The models ship inside the mediapipe wheel; nothing is downloaded.
 """
@@ -19,10 +27,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
-from kavan.keypoints.mapping import N_MESH
+from kavan.keypoints.mapping import N_MESH, N_SURFACE
 
 FACE_AXES = (234, 454, 10, 152)
 """Mesh vertices at the subject's right and left side (eye level), the top of the forehead and the chin."""
@@ -30,6 +39,8 @@ _GRAPH = "modules/face_landmark/face_landmark_front_cpu.binarypb"
 _DETECTORS = {"short-range": "FaceDetectionShortRangeCpu", "full-range": "FaceDetectionFullRangeCpu"}
 _SCORE_PARAM = "{}__{}__facedetection__TensorsToDetectionsCalculator.min_score_thresh"
 _PRESENCE_PARAM = "facelandmarkcpu__ThresholdingCalculator.threshold"
+DETECT_STREAM = "detect"
+TRACK_STREAM = "track"
 # A serialised NormalizedLandmarkList whose landmarks carry exactly x, y, z: per landmark the field tag (0x0a),
 # length 15, then three tagged little-endian floats. Reading it with numpy is 40x faster than the Python objects.
 _LANDMARK_RECORD = np.dtype([("tag", "u1"), ("len", "u1"), ("tx", "u1"), ("x", "<f4"), ("ty", "u1"),
@@ -44,28 +55,56 @@ class MeshFrame:
     boxes: (m, 4) x0, y0, x1, y1 of the face detections; scores: (m,) their scores. n <= m: a detection whose
     landmark pass finds no face (presence below threshold) has no mesh.
     mesh_detection: (n,) index of the detection each mesh grew from (-1 if none overlaps it).
+    tracked: whether the meshes were followed from the previous frame instead of detected (the boxes and scores
+    are then those carried along, kavan.keypoints.backends.tracking).
     """
 
     meshes: np.ndarray
     boxes: np.ndarray
     scores: np.ndarray
     mesh_detection: np.ndarray
+    tracked: bool = False
 
 
 @lru_cache(maxsize=2)
 def _graph_config(detector: str) -> bytes:
-    """The face mesh graph with the given face detector sub-graph, serialised (parsed once per process)."""
+    """The face mesh graph with the given face detector sub-graph and per-frame ``detect`` and ``track`` gates,
+    serialised (parsed once per process).
+
+    MediaPipe's graph has two gates: one passes the previous frame's face regions when the side packet
+    ``use_prev_landmarks`` allows it, the other passes the image to the detector unless enough faces were tracked
+    (``prev_has_enough_faces``, from a NormalizedRectVectorHasMinSizeCalculator). Both are rewired to the boolean
+    input streams ``track`` and ``detect``, and the face-count node, then unused, is dropped.
+    """
     import mediapipe
     from mediapipe.framework import calculator_pb2
 
     config = calculator_pb2.CalculatorGraphConfig()
     with open(os.path.join(os.path.dirname(mediapipe.__file__), _GRAPH), "rb") as fh:
         config.ParseFromString(fh.read())
-    short = _DETECTORS["short-range"]
-    nodes = [node for node in config.node if node.calculator == short]
-    if len(nodes) != 1:
-        raise RuntimeError(f"{_GRAPH}: expected one {short} node, found {len(nodes)} (mediapipe version changed?)")
-    nodes[0].calculator = _DETECTORS[detector]
+
+    def only(what: str, nodes: list[Any]) -> Any:
+        if len(nodes) != 1:
+            raise RuntimeError(f"{_GRAPH}: expected one {what} node, found {len(nodes)} (mediapipe version changed?)")
+        return nodes[0]
+
+    only(_DETECTORS["short-range"], [n for n in config.node if n.calculator == _DETECTORS["short-range"]]
+         ).calculator = _DETECTORS[detector]
+    track_gate = only("tracking gate", [n for n in config.node if n.calculator == "GateCalculator"
+                                        and list(n.input_side_packet) == ["ALLOW:use_prev_landmarks"]])
+    detect_gate = only("detector gate", [n for n in config.node if n.calculator == "GateCalculator"
+                                         and "DISALLOW:prev_has_enough_faces" in n.input_stream])
+    count = only("face count", [n for n in config.node
+                                if n.calculator == "NormalizedRectVectorHasMinSizeCalculator"])
+    del track_gate.input_side_packet[:]
+    track_gate.input_stream.append(f"ALLOW:{TRACK_STREAM}")
+    track_gate.ClearField("options")
+    detect_gate.input_stream.remove("DISALLOW:prev_has_enough_faces")
+    detect_gate.input_stream.append(f"ALLOW:{DETECT_STREAM}")
+    detect_gate.ClearField("options")
+    config.node.remove(count)
+    config.input_stream.extend([f"DETECT:{DETECT_STREAM}", f"TRACK:{TRACK_STREAM}"])
+    config.input_side_packet.remove("USE_PREV_LANDMARKS:use_prev_landmarks")
     return config.SerializeToString()
 
 
@@ -117,14 +156,25 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
+def extents(meshes: np.ndarray) -> np.ndarray:
+    """(n, 4) x0, y0, x1, y1 bounding boxes of the 468 surface vertices of (n, 478, 3) meshes."""
+    surface = meshes[:, :N_SURFACE, :2]
+    return np.concatenate([surface.min(axis=1), surface.max(axis=1)], axis=1).reshape(-1, 4)
+
+
 def match_meshes(meshes: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """(n,) detection index for each mesh: greedy by overlap of the mesh's extent with the boxes, -1 if none."""
-    out = np.full(len(meshes), -1, np.int64)
-    if not len(meshes) or not len(boxes):
+    return overlap_matches(extents(meshes), boxes)
+
+
+def overlap_matches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a),) index of the box of ``b`` matched to each box of ``a``: greedy by intersection over union, best
+    pair first, each box used once, -1 where none overlaps by more than 0.1."""
+    out = np.full(len(a), -1, np.int64)
+    if not len(a) or not len(b):
         return out
-    extent = np.concatenate([meshes[:, :468, :2].min(axis=1), meshes[:, :468, :2].max(axis=1)], axis=1)
-    overlap = _iou(extent, boxes)
-    for _ in range(min(len(meshes), len(boxes))):
+    overlap = _iou(a, b)
+    for _ in range(min(len(a), len(b))):
         i, k = np.unravel_index(np.argmax(overlap), overlap.shape)
         if overlap[i, k] <= 0.1:
             break
@@ -135,12 +185,17 @@ def match_meshes(meshes: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 class FaceMesh:
-    """One MediaPipe graph, reused frame after frame (not thread-safe; one per worker process)."""
+    """One MediaPipe graph, reused frame after frame (not thread-safe; one per worker process).
+
+    ``mesh(rgb)`` detects afresh (static-image mode); ``mesh(rgb, detect=False, track=True)`` follows the faces
+    of the frame this graph saw last into ``rgb`` without running the detector. ``calls`` and ``detector_runs``
+    count the frames processed and those the detector ran on.
+    """
 
     def __init__(self, max_faces: int, min_detection_score: float, min_presence: float,
                  detector: str = "full-range"):
         from mediapipe.framework import calculator_pb2
-        from mediapipe.python.solution_base import SolutionBase
+        from mediapipe.python.solution_base import PacketDataType, SolutionBase
 
         config = calculator_pb2.CalculatorGraphConfig()
         config.ParseFromString(_graph_config(detector))
@@ -149,21 +204,32 @@ class FaceMesh:
         with _native_stderr_silenced():
             self._solution = SolutionBase(
                 graph_config=config,
-                side_inputs={"num_faces": max_faces, "with_attention": True, "use_prev_landmarks": False},
+                side_inputs={"num_faces": max_faces, "with_attention": True},
                 calculator_params={score_param: min_detection_score, _PRESENCE_PARAM: min_presence},
-                outputs=["multi_face_landmarks", "face_detections"])
+                outputs=["multi_face_landmarks", "face_detections"],
+                stream_type_hints={DETECT_STREAM: PacketDataType.BOOL, TRACK_STREAM: PacketDataType.BOOL})
             # The calculators open and load their models on the first frame: do it now, quietly.
-            self._solution.process(input_data={"image": np.zeros((64, 64, 3), np.uint8)})
+            self._process(np.zeros((64, 64, 3), np.uint8), detect=True, track=False)
         self._face_seen = False
+        self.calls = self.detector_runs = 0
 
-    def __call__(self, rgb: np.ndarray) -> MeshFrame:
-        """Find the faces of one (H, W, 3) uint8 RGB frame."""
+    def _process(self, rgb: np.ndarray, detect: bool, track: bool):
+        return self._solution.process(input_data={"image": np.ascontiguousarray(rgb), DETECT_STREAM: detect,
+                                                  TRACK_STREAM: track})
+
+    def __call__(self, rgb: np.ndarray, *, detect: bool = True, track: bool = False) -> MeshFrame:
+        """Find the faces of one (H, W, 3) uint8 RGB frame: detect them (``detect``), follow those of the
+        previous frame (``track``), or both (the graph then merges the two, one region where they overlap)."""
+        if not (detect or track):
+            raise ValueError("a frame must be detected, tracked or both")
         height, width = rgb.shape[:2]
+        self.calls += 1
+        self.detector_runs += detect
         if self._face_seen:
-            result = self._solution.process(input_data={"image": np.ascontiguousarray(rgb)})
+            result = self._process(rgb, detect, track)
         else:
             with _native_stderr_silenced():
-                result = self._solution.process(input_data={"image": np.ascontiguousarray(rgb)})
+                result = self._process(rgb, detect, track)
             self._face_seen = bool(result.multi_face_landmarks)
         meshes = np.array([_landmarks(lm, width, height) for lm in (result.multi_face_landmarks or [])],
                           np.float64).reshape(-1, N_MESH, 3)
