@@ -122,21 +122,12 @@ def transforms_for(data: DataConfig, size: int) -> tuple[FrameTransform, FrameTr
     return training, evaluation
 
 
-class ClipDataset(TorchDataset):
-    """Decoded, transformed frames of each clip (end-to-end training and evaluation).
+class _TsnClips(TorchDataset):
+    """What both clip datasets share: the clips, T, the train/eval switch and the per-epoch TSN draw."""
 
-    train: TSN random frames and the training transform, drawn from sample_generator(seed, epoch, row);
-    otherwise the middle frames and the evaluation transform. Call ``set_epoch`` before each epoch.
-    """
-
-    def __init__(self, dataset: Dataset, clips: list[Clip], t: int, size: int, cells: int, data: DataConfig,
-                 train: bool, seed: int = 0):
-        self.dataset = dataset
+    def __init__(self, clips: list[Clip], t: int, train: bool, seed: int):
         self.clips = clips
-        self.t, self.size, self.cells = t, size, cells
-        self.heatmap = data.heatmap
-        training, evaluation = transforms_for(data, size)
-        self.transform = training if train else evaluation
+        self.t = t
         self.train = train
         self.seed = seed
         self.epoch = 0
@@ -147,10 +138,33 @@ class ClipDataset(TorchDataset):
     def __len__(self) -> int:
         return len(self.clips)
 
+    def tsn_positions(self, index: int, n_frames: int) -> tuple[list[int], np.random.Generator | None]:
+        """TSN indices among ``n_frames`` for clip ``index`` (random per segment in training, the segments'
+        middles otherwise) and the generator they were drawn from, sample_generator(seed, epoch, row), which the
+        training transform goes on drawing from (None in evaluation)."""
+        generator = sample_generator(self.seed, self.epoch, self.clips[index].row) if self.train else None
+        return tsn_indices(n_frames, self.t, self.train, generator), generator
+
+
+class ClipDataset(_TsnClips):
+    """Decoded, transformed frames of each clip (end-to-end training and evaluation).
+
+    train: TSN random frames and the training transform, drawn from sample_generator(seed, epoch, row);
+    otherwise the middle frames and the evaluation transform. Call ``set_epoch`` before each epoch.
+    """
+
+    def __init__(self, dataset: Dataset, clips: list[Clip], t: int, size: int, cells: int, data: DataConfig,
+                 train: bool, seed: int = 0):
+        super().__init__(clips, t, train, seed)
+        self.dataset = dataset
+        self.size, self.cells = size, cells
+        self.heatmap = data.heatmap
+        training, evaluation = transforms_for(data, size)
+        self.transform = training if train else evaluation
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.clips[index]
-        generator = sample_generator(self.seed, self.epoch, clip.row) if self.train else None
-        indices = tsn_indices(clip.n_frames, self.t, self.train, generator)
+        indices, generator = self.tsn_positions(index, clip.n_frames)
         frames = self.dataset.frames(clip.gif_id, indices)
         keypoints = None
         if clip.has_keypoints:
@@ -167,7 +181,7 @@ class ClipDataset(TorchDataset):
         }
 
 
-class FeatureClipDataset(TorchDataset):
+class FeatureClipDataset(_TsnClips):
     """Cached backbone features of each clip (frozen-backbone training on a feature cache).
 
     The cache holds the features of some frames of every GIF (all of them, or the T evaluation frames);
@@ -178,13 +192,9 @@ class FeatureClipDataset(TorchDataset):
 
     def __init__(self, cache: FeatureCache, dataset: Dataset, clips: list[Clip], t: int, size: int, cells: int,
                  data: DataConfig, train: bool, seed: int = 0, progress: bool = True):
+        super().__init__(clips, t, train, seed)
         self.cache = cache
         self.dataset = dataset
-        self.clips = clips
-        self.t = t
-        self.train = train
-        self.seed = seed
-        self.epoch = 0
         self.cached_frames: list[np.ndarray] = []
         self.heatmaps: list[torch.Tensor] = []
         self.has_heatmap: list[torch.Tensor] = []
@@ -201,17 +211,10 @@ class FeatureClipDataset(TorchDataset):
             self.heatmaps.append(heatmaps)
             self.has_heatmap.append(has_heatmap)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.clips)
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         clip = self.clips[index]
-        generator = sample_generator(self.seed, self.epoch, clip.row) if self.train else None
         cached = self.cached_frames[index]
-        positions = tsn_indices(len(cached), self.t, self.train, generator)
+        positions, _ = self.tsn_positions(index, len(cached))
         return {
             "features": self.cache.read(clip.gif_id, positions),
             "heatmaps": self.heatmaps[index][positions],
