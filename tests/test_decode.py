@@ -314,6 +314,20 @@ def test_truncated_gif_keeps_intact_frames_with_warning(tmp_path, caplog):
         read_frames(path, [2])
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 7, 256, 257])
+def test_sub_block_chains_walked_across_read_chunks(real_gifs, tmp_path, monkeypatch, chunk):
+    """Image data is read in chunks and walked by its length bytes; chains that straddle chunk edges (every
+    edge, with 1-byte chunks) give the same frames and the same truncation handling as whole-file reads."""
+    path = real_gifs / "rainbow-vomit.gif"
+    whole = read_frames(path, [0, 1])
+    cut = write(tmp_path, three_frames()[:-6])
+    monkeypatch.setattr("kavan.gif._CHUNK", chunk)
+    np.testing.assert_array_equal(read_frames(path, [0, 1]), whole)
+    assert probe(path).n_frames == 2
+    assert probe(cut).n_frames == 2
+    np.testing.assert_array_equal(read_frames(cut, [1], matte=MATTE)[0], picture(*["g g g g"] * 4))
+
+
 def test_missing_trailer_is_not_an_error(tmp_path, caplog):
     data = gif_bytes(1, 1, [Frame([[0]]), Frame([[1]])], PALETTE, trailer=False)
     with caplog.at_level(logging.WARNING, logger="kavan.gif"):
