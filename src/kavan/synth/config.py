@@ -88,8 +88,8 @@ class SynthConfig:
     p_no_face: float = 0.15
     p_two_faces: float = 0.15
     two_face_label: str = "max"
-    face_size_min: float = 0.25
-    face_size_max: float = 0.40
+    face_size_min: float = 0.19
+    face_size_max: float = 0.32
 
     dominant_min: float = 0.5
     dominant_max: float = 1.0
