@@ -6,7 +6,8 @@
 Trains each config (default: the benchmark setting's MTL row with keypoint supervision and its unsupervised twin)
 on nested subsets of one split's training GIFs (the first N of a seeded permutation; the same test GIFs for every
 size), through kavan.training.trainer.train_split with a split file, and scores the test attention against the
-ground-truth faces (kavan.localisation, as `kavan ablation` does). A rerun with the same --out reuses finished runs.
+ground-truth faces with the ablation's own `run_localisation` (cached in the run's localisation.json). A rerun
+with the same --out reuses finished runs.
 Needs a SynthGIF folder (ground truth) whose split has at least max(--sizes) training GIFs.
 
 Prints one Markdown row per (size, config): accuracy, nMSE per emotion, attention argmax on a face box grown by one
@@ -24,9 +25,9 @@ import numpy as np
 
 from kavan.config import load_config
 from kavan.dataset import Dataset
-from kavan.localisation import has_groundtruth, localisation_report
+from kavan.localisation import has_groundtruth
 from kavan.splits import write_split_file
-from kavan.training.evaluation import load_predictions
+from kavan.training.ablation import run_localisation
 from kavan.training.trainer import train_split
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,11 +69,9 @@ def main() -> None:
             run = train_split(config, dataset.root, args.out / path.stem / f"n{size}", split_file=split_file,
                               resume=True, cache_dir=args.cache_dir, progress=False)
             test_metrics = run.metrics["test"]
-            predictions = load_predictions(run.run_dir / "predictions.safetensors")
+            report = run_localisation(run.run_dir, dataset)
             cells = ["n/a"] * 4
-            if predictions.attention is not None:
-                report = localisation_report(dataset, predictions.ids, predictions.attention,
-                                             predictions.frame_indices)
+            if report is not None:
                 cells = [f"{100 * report['hit_rate']:.1f} %", f"{100 * report['exact']['hit_rate']:.1f} %",
                          f"{100 * report['mass']:.1f} %", f"{100 * report['centre_prior']['hit_rate']:.1f} %"]
             print(f"| {size} | {path.stem} | {100 * test_metrics['accuracy']:.1f} % | "

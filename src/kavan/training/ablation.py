@@ -136,7 +136,7 @@ def _cached_row(path: Path, record: dict[str, Any], compute) -> dict[str, Any]:
     return result
 
 
-def _localisation(run_dir: Path, dataset: Dataset) -> dict[str, Any] | None:
+def run_localisation(run_dir: Path, dataset: Dataset) -> dict[str, Any] | None:
     """Attention localisation of a finished model run (cached in localisation.json); None without attention."""
     path = run_dir / "localisation.json"
     if path.is_file():
@@ -196,7 +196,7 @@ def run_ablation(settings: AblationSettings, command: list[str]) -> dict[str, An
                               cache_dir=settings.cache_dir, progress=settings.progress, command=command)
             result = dict(run.metrics["test"])
             if score_attention and config.model.attention.enabled:
-                result["localisation"] = _localisation(run.run_dir, dataset)
+                result["localisation"] = run_localisation(run.run_dir, dataset)
         per_split.setdefault(row, []).append({"split": k, **{key: result[key] for key, _, _ in METRICS},
                                               **({"localisation": result["localisation"]}
                                                  if result.get("localisation") else {})})
