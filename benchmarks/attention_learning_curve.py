@@ -51,7 +51,8 @@ def main() -> None:
         parser.error(f"{args.data} has no groundtruth/landmarks: localisation needs a SynthGIF folder")
     sizes = [int(s) for s in args.sizes.split(",")]
     first = load_config(args.configs[0])
-    train, test = dataset.splits(first.data.n_splits, first.data.split_seed, first.data.train_fraction)[args.split]
+    train, test = dataset.splits(first.data.n_splits, first.data.split_seed, first.data.train_fraction,
+                                 first.data.split_mode)[args.split]
     if max(sizes) > len(train):
         parser.error(f"split {args.split} has {len(train)} training GIFs, fewer than {max(sizes)}")
     order = [train[i] for i in np.random.default_rng(args.seed).permutation(len(train))]

@@ -1,6 +1,7 @@
 """The two Jou et al. (2014) baselines under the paper's protocol on one dataset folder, with chance rows beside them.
 
-    .venv/bin/python benchmarks/baselines_protocol.py --data DIR --cache DIR [--splits 5] [--seed 0] [--out FILE.json]
+    .venv/bin/python benchmarks/baselines_protocol.py --data DIR --cache DIR [--splits 5] [--seed 0] \
+        [--split-mode random|folds] [--out FILE.json]
 
 For each of the dataset's seeded 80/20 splits (kavan.dataset.Dataset.splits): both baselines
 (``kavan.baselines.fit_predict``, scored like ``run_baseline``), and two chance rows on the same splits:
@@ -8,7 +9,8 @@ For each of the dataset's seeded 80/20 splits (kavan.dataset.Dataset.splits): bo
 same one), "majority quadrant" scores the accuracy of always answering the training split's most frequent
 quadrant. Prints a Markdown table of mean ± std over the splits (std with ddof = 0). On a SynthGIF folder
 (groundtruth/gifs.jsonl present) it also prints the per-GIF nMSE by scenario (no face, one face, two faces),
-pooled over the test GIFs of all splits. With --out, writes every split's numbers as JSON.
+pooled over the test GIFs of all splits (with random splits a GIF tested twice counts twice). With --out, writes
+every split's numbers as JSON.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from kavan import metrics
 from kavan.baselines import BASELINES, fit_predict
 from kavan.dataset import Dataset
+from kavan.splits import SPLIT_MODES
 
 KEYS = ("accuracy", "nmse_per_gif", "nmse_per_emotion", "pearson_mean")
 
@@ -46,6 +49,8 @@ def main() -> None:
     parser.add_argument("--cache", required=True)
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split-mode", choices=SPLIT_MODES, default="random",
+                        help="random: independent seeded 80/20 splits (the paper's); folds: disjoint folds")
     parser.add_argument("--t", type=int, default=8)
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -57,7 +62,7 @@ def main() -> None:
     results: dict[str, list[dict]] = {}
     by_gif: dict[str, dict[str, list[float]]] = {}
     seconds: dict[str, float] = {}
-    for train, test in dataset.splits(n_splits=args.splits, seed=args.seed):
+    for train, test in dataset.splits(n_splits=args.splits, seed=args.seed, mode=args.split_mode):
         y_train, y_test = dataset.scores[dataset.rows(train)], dataset.scores[dataset.rows(test)]
         rows = {"chance: training mean": (np.broadcast_to(y_train.mean(axis=0), y_test.shape), None)}
         for name in BASELINES:
@@ -74,7 +79,7 @@ def main() -> None:
         results.setdefault("chance: majority quadrant", []).append(
             {"accuracy": accuracy, "nmse_per_gif": float("nan"), "nmse_per_emotion": float("nan"),
              "pearson_mean": float("nan")})
-    print(f"\n{dataset!r}, {args.splits} splits (seed {args.seed}), T = {args.t}\n")
+    print(f"\n{dataset!r}, {args.splits} {args.split_mode} splits (seed {args.seed}), T = {args.t}\n")
     print("| row | accuracy | nMSE per GIF | nMSE per emotion | mean Pearson r |")
     print("|---|---|---|---|---|")
     for name, rows_ in results.items():
@@ -98,8 +103,8 @@ def main() -> None:
         print(f"\n{name}: λ per split {lambdas}; {seconds[name]:.1f} s in all")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
-            json.dump({"data": args.data, "splits": args.splits, "seed": args.seed, "t": args.t, "rows": results},
-                      handle, indent=1)
+            json.dump({"data": args.data, "splits": args.splits, "seed": args.seed, "split_mode": args.split_mode,
+                       "t": args.t, "rows": results}, handle, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Why the baselines are set up as they are: their variants under the paper's protocol on one dataset folder.
 
-    .venv/bin/python benchmarks/baselines_variants.py --data DIR --cache DIR [--splits 5] [--seed 0]
+    .venv/bin/python benchmarks/baselines_variants.py --data DIR --cache DIR [--splits 5] [--seed 0] \
+        [--split-mode random|folds]
 
 Colour histogram: colour space and bins, square root or not, standardised features or not, least squares (λ = 0)
 or ridge with λ by generalised cross-validation. Face expression: ordinary least squares or GCV ridge. Each row is
@@ -21,6 +22,7 @@ from kavan.baselines import colour_histogram, face_expression
 from kavan.baselines.config import ColourHistogramConfig
 from kavan.baselines.linear import LinearBaseline
 from kavan.dataset import Dataset
+from kavan.splits import SPLIT_MODES
 
 
 def evaluate(dataset: Dataset, features: np.ndarray, splits, ridge: float | None, standardise: bool) -> str:
@@ -41,10 +43,12 @@ def main() -> None:
     parser.add_argument("--cache", required=True)
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split-mode", choices=SPLIT_MODES, default="random",
+                        help="random: independent seeded 80/20 splits (the paper's); folds: disjoint folds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     dataset = Dataset(args.data)
-    splits = dataset.splits(n_splits=args.splits, seed=args.seed)
+    splits = dataset.splits(n_splits=args.splits, seed=args.seed, mode=args.split_mode)
     print("| baseline | features | regression | accuracy | nMSE per GIF | nMSE per emotion |")
     print("|---|---|---|---|---|---|")
     default = ColourHistogramConfig()

@@ -66,6 +66,8 @@ def test_every_row_runs_on_the_same_splits_and_a_rerun_reuses_them(data, tmp_pat
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["configs"]["att"]["hash"] == row["att"]["config_hash"]
     assert len(saved["dataset"]["fingerprint"]) == 64
+    assert saved["split_source"]["split_mode"] == "random"
+    assert "- splits: 5 random 80/20 splits (seeded; test sets may overlap), split seed 0\n" in text
 
     # rerun: nothing is retrained or refitted
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.json") if p.name != "results.json"}
@@ -80,6 +82,10 @@ def test_rows_must_share_their_splits(data, tmp_path):
     first, second = write_configs(tmp_path / "configs")
     second.write_text(yaml.safe_dump(tiny_mapping("train.feature_cache=true", "data.split_seed=3")))
     with pytest.raises(KavanError, match="different splits"):
+        run_ablation(AblationSettings(data=data, configs=(first, second), out=tmp_path / "out", baselines=(),
+                                      progress=False), ["kavan"])
+    second.write_text(yaml.safe_dump(tiny_mapping("train.feature_cache=true", "data.split_mode=folds")))
+    with pytest.raises(KavanError, match="different splits .*split_mode"):
         run_ablation(AblationSettings(data=data, configs=(first, second), out=tmp_path / "out", baselines=(),
                                       progress=False), ["kavan"])
     with pytest.raises(KavanError, match="--splits"):

@@ -109,10 +109,10 @@ def test_loader_fails_on_missing_media_and_duplicate_ids(tmp_path):
 IDS = [f"gif{i:02d}" for i in range(20)]
 
 
-def test_splits_are_seeded_disjoint_80_20_and_test_every_id_once():
-    splits = make_splits(IDS, n_splits=5, seed=0, train_fraction=0.8)
-    assert splits == make_splits(list(reversed(IDS)), n_splits=5, seed=0, train_fraction=0.8)
-    assert splits != make_splits(IDS, n_splits=5, seed=1, train_fraction=0.8)
+def test_fold_splits_are_seeded_disjoint_80_20_and_test_every_id_once():
+    splits = make_splits(IDS, n_splits=5, seed=0, train_fraction=0.8, mode="folds")
+    assert splits == make_splits(list(reversed(IDS)), n_splits=5, seed=0, train_fraction=0.8, mode="folds")
+    assert splits != make_splits(IDS, n_splits=5, seed=1, train_fraction=0.8, mode="folds")
     for train, test in splits:
         assert len(test) == 4 and len(train) == 16
         assert set(train).isdisjoint(test) and set(train) | set(test) == set(IDS)
@@ -120,14 +120,15 @@ def test_splits_are_seeded_disjoint_80_20_and_test_every_id_once():
     assert Counter(gif for _, test in splits for gif in test) == Counter(IDS)
 
 
-def test_more_splits_test_every_id_equally_often_and_sizes_stay_near_the_fraction():
-    splits = make_splits(IDS, n_splits=10, seed=3)
+def test_more_fold_splits_test_every_id_equally_often_and_sizes_stay_near_the_fraction():
+    splits = make_splits(IDS, n_splits=10, seed=3, mode="folds")
     assert set(Counter(gif for _, test in splits for gif in test).values()) == {2}
     odd = [f"x{i}" for i in range(23)]
-    for train, test in make_splits(odd, n_splits=5, seed=0, train_fraction=0.8):
+    for train, test in make_splits(odd, n_splits=5, seed=0, train_fraction=0.8, mode="folds"):
         assert len(test) in (4, 5) and len(train) + len(test) == 23
-    with pytest.raises(KavanError, match="too few"):
-        make_splits(["a", "b"], n_splits=5)
+    for mode in ("random", "folds"):
+        with pytest.raises(KavanError, match="too few"):
+            make_splits(["a", "b"], n_splits=5, mode=mode)
     with pytest.raises(KavanError, match="strictly between 0 and 1"):
         make_splits(IDS, train_fraction=1.0)
 
@@ -135,7 +136,9 @@ def test_more_splits_test_every_id_equally_often_and_sizes_stay_near_the_fractio
 def test_dataset_splits_and_split_file_round_trip(folder, tmp_path):
     ds = Dataset(folder)
     splits = ds.splits(n_splits=2, seed=4, train_fraction=0.5)
-    assert splits == make_splits(ds.ids, n_splits=2, seed=4, train_fraction=0.5)
+    assert splits == make_splits(ds.ids, n_splits=2, seed=4, train_fraction=0.5, mode="random")
+    assert ds.splits(n_splits=2, seed=4, train_fraction=0.5, mode="folds") == make_splits(
+        ds.ids, n_splits=2, seed=4, train_fraction=0.5, mode="folds")
     path = tmp_path / "splits.json"
     write_split_file(path, splits)
     assert ds.read_split_file(path) == splits

@@ -19,6 +19,8 @@ def results():
         "code": {"commit": "0123456789abcdef", "dirty": False},
         "n_splits_protocol": 5,
         "splits": [0, 1],
+        "split_source": {"n_splits": 5, "split_seed": 0, "train_fraction": 0.8, "split_mode": "random",
+                         "val_fraction": 0.0},
         "rows": [
             {"name": "mtl", "label": "MTL", "kind": "model", "config_hash": "f" * 64,
              "metrics": metrics([0.5, 0.6], [0.8, 0.9], [1.0, 1.2], [0.3, 0.4]),
@@ -47,7 +49,9 @@ def test_hand_built_results_render_exactly():
     assert text.startswith("# Ablation on `d`: 2 splits, bench settings\n\n"
                            "**Only 2 of the protocol's 5 splits (splits 0, 1).**\n\n"
                            "- dataset: `/x/d`, 10 GIFs, fingerprint `abababababababab`; SynthGIF preset `default`, "
-                           "seed 0\n- code: `0123456789ab`\n- command: `kavan ablation --data d`\n"
+                           "seed 0\n"
+                           "- splits: 5 random 80/20 splits (seeded; test sets may overlap), split seed 0\n"
+                           "- code: `0123456789ab`\n- command: `kavan ablation --data d`\n"
                            "- `mtl`: config hash `ffffffffffffffff`\n")
     table1 = ("## Table 1: quadrant accuracy\n\n"
               "| Method | Accuracy | Attention on face (all face frames) | Attention on face (keypoints withheld) "
@@ -74,3 +78,5 @@ def test_no_localisation_columns_without_ground_truth():
     text = render_results(data)
     assert "| Method | Accuracy |\n|---|---|\n| Chance | 25.0 ± 0.0 % |\n| MTL | 55.0 ± 7.1 % |\n" in text
     assert "Only" not in text and "Attention on face" not in text
+    data["split_source"]["split_mode"] = "folds"
+    assert "- splits: 5 disjoint folds (seeded, 80/20; every GIF tested once), split seed 0\n" in render_results(data)

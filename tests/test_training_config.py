@@ -52,6 +52,7 @@ def test_paper_configs_train_end_to_end_with_the_defaults():
     config = load_config(CONFIGS / "mtl-softatt-hslstm.yaml")
     assert config.data.augment and not config.train.feature_cache
     assert config.data.n_splits == 5 and config.data.train_fraction == 0.8
+    assert config.data.split_mode == "random"  # the paper's "5 random 80/20 splits"
     assert config.data.heatmap == HeatmapConfig()
 
 
@@ -75,6 +76,7 @@ def test_overrides_are_read_as_yaml_and_validated(tmp_path):
         (["train.feature_cache=true"], "feature_cache needs a frozen backbone"),
         (["train.feature_cache=true", "model.frozen=true"], "set data.augment: false"),
         (["data.val_fraction=1.0"], "data.val_fraction must be in"),
+        (["data.split_mode=kfold"], "data.split_mode must be one of random, folds"),
         (["data.crop_scale=[0.5]"], "data.crop_scale must be"),
         (["train.amp=fp32"], "train.amp must be one of off, bf16, fp16"),
         (["train.optimizer=sgd"], "train.optimizer must be one of adam, adamw"),

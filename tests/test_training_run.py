@@ -34,8 +34,10 @@ def config_file(tmp_path):
 
 
 def test_train_lowers_the_loss_and_writes_the_run_folder(data, config_file, tmp_path, capsys):
+    # folds: the training GIFs the 20 % loss drop below was measured on (on 24 GIFs the drop after 6 epochs is
+    # 14-24 % depending on which 19 or 20 GIFs train)
     config = config_file("train.epochs=6", "train.lr=0.01", "model.frozen=true", "train.feature_cache=true",
-                         "train.checkpoint_every=5")
+                         "train.checkpoint_every=5", "data.split_mode=folds")
     run = tmp_path / "run"
     assert main(["train", "--config", str(config), "--data", str(data), "--out", str(run), "--split", "1",
                  "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 0
@@ -59,13 +61,14 @@ def test_train_lowers_the_loss_and_writes_the_run_folder(data, config_file, tmp_
     assert predictions.attention.shape == (metrics["n_test"], 4, 2, 2)
     np.testing.assert_allclose(predictions.attention.sum(axis=(2, 3)), 1.0, rtol=1e-5)
     dataset = Dataset(data)
-    test_ids = dataset.splits()[1][1]
+    test_ids = dataset.splits(mode="folds")[1][1]
     assert predictions.ids == test_ids and predictions.frame_indices[0].tolist() == [1, 3, 5, 7]
     assert metrics["n_test"] == len(test_ids) and metrics["n_train"] == 24 - len(test_ids)
     np.testing.assert_allclose(target, dataset.scores[dataset.rows(test_ids)])
 
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "finished" and info["split"]["index"] == 1
+    assert info["split"]["source"].endswith("split_mode=folds")
     assert info["dataset"]["synthgif"]["seed"] == 1 and len(info["dataset"]["fingerprint"]) == 64
     assert info["command"][:2] == ["kavan", "train"] and "--split" in info["command"]
     assert info["feature_cache"].startswith(str(tmp_path / "cache"))

@@ -130,7 +130,10 @@ class LossConfig:
 class DataConfig:
     """How a dataset becomes batches: splits, augmentation, keypoint heatmaps, which frames a feature cache holds.
 
-    n_splits, split_seed, train_fraction: the evaluation protocol's seeded random splits (kavan.splits).
+    n_splits, split_seed, train_fraction, split_mode: the evaluation protocol's seeded splits (kavan.splits).
+    split_mode ``random`` (the paper's "5 random 80/20 splits"): every split is drawn independently, so test sets
+    may overlap; ``folds``: one permutation cut into arcs, with 5 × 20 % disjoint folds (5-fold cross-validation,
+    the only construction before this key existed).
     val_fraction: share of each split's training GIFs held out (seeded) for per-epoch validation curves; 0 trains
     on all of them. The test set is never looked at before training ends.
     augment: training clips get FrameTransform.training (random crop of crop_scale area, flip with
@@ -145,6 +148,7 @@ class DataConfig:
     n_splits: int = 5
     split_seed: int = 0
     train_fraction: float = 0.8
+    split_mode: Literal["random", "folds"] = "random"
     val_fraction: float = 0.0
     augment: bool = True
     crop_scale: tuple[float, ...] = (0.6, 1.0)

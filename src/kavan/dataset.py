@@ -189,9 +189,11 @@ class Dataset:
         path = keypoint_cache.cache_path(self.root, gif_id)
         return keypoint_cache.load(path) if path.is_file() else None
 
-    def splits(self, n_splits: int = 5, seed: int = 0, train_fraction: float = 0.8) -> list[Split]:
-        """Seeded (train_ids, test_ids) splits; the algorithm is described in ``kavan.splits``."""
-        return make_splits(self.ids, n_splits=n_splits, seed=seed, train_fraction=train_fraction)
+    def splits(self, n_splits: int = 5, seed: int = 0, train_fraction: float = 0.8,
+               mode: str = "random") -> list[Split]:
+        """Seeded (train_ids, test_ids) splits, ``mode`` ``random`` or ``folds``; the algorithms are described in
+        ``kavan.splits``."""
+        return make_splits(self.ids, n_splits=n_splits, seed=seed, train_fraction=train_fraction, mode=mode)
 
     def read_split_file(self, path: str | os.PathLike[str]) -> list[Split]:
         """The splits in a JSON split file, checked against this dataset's ids (format in ``kavan.splits``)."""

@@ -4,6 +4,8 @@ Input is the ``results.json`` object that kavan.training.ablation writes (``rend
 so the Markdown can be regenerated from the JSON). Each row of ``rows`` has ``name``, ``label``, ``kind``
 (``model``, ``baseline`` or ``chance``), ``metrics`` ({metric: {"mean", "std", "values"}}) and, for attention
 rows on a dataset with ground truth, ``localisation`` ({"hit_rate", "withheld_hit_rate"}: mean_std entries).
+``split_source`` (n_splits, split_seed, train_fraction, split_mode, val_fraction) becomes the line above the
+tables that says how the splits were made.
 
 Table 1 has the 4-class quadrant accuracy (and the attention localisation columns when any row has them);
 Table 2 has nMSE per emotion (Jou et al. 2014, the paper's comparison metric) beside nMSE per GIF (the training
@@ -17,6 +19,7 @@ import math
 from typing import Any
 
 from kavan.claims import claims_section
+from kavan.splits import describe_splits
 
 KIND_ORDER = {"chance": 0, "baseline": 1, "model": 2}
 
@@ -73,6 +76,23 @@ def nmse_table(results: dict[str, Any]) -> str:
     return _table(["Method", "nMSE (per emotion, Jou et al.)", "nMSE per GIF", "mean Pearson r"], body)
 
 
+def splits_line(source: Any) -> str:
+    """"- splits: 5 random 80/20 splits (seeded; test sets may overlap), split seed 0\n" from results.json's
+    ``split_source`` ("" without one). A ``split_source`` without ``split_mode`` was written before that setting
+    existed, when every seeded split was a fold."""
+    if not isinstance(source, dict) or "n_splits" not in source:
+        return ""
+    mode = source.get("split_mode", "folds")
+    line = f"- splits: {describe_splits(source['n_splits'], source.get('train_fraction', 0.8), mode)}"
+    if "split_seed" in source:
+        line += f", split seed {source['split_seed']}"
+    if source.get("val_fraction"):
+        line += f", {100 * source['val_fraction']:g} % of each training set held out for validation"
+    if "split_mode" not in source:
+        line += " (recorded before data.split_mode existed: folds)"
+    return line + "\n"
+
+
 def render_results(results: dict[str, Any]) -> str:
     """The whole results.md: provenance, Table 1, Table 2, the definitions."""
     out = io.StringIO()
@@ -86,6 +106,7 @@ def render_results(results: dict[str, Any]) -> str:
     synth = dataset.get("synthgif")
     out.write(f"- dataset: `{dataset['path']}`, {dataset['n_gifs']} GIFs, fingerprint `{dataset['fingerprint'][:16]}`"
               + (f"; SynthGIF preset `{synth['preset']}`, seed {synth['seed']}" if synth else "") + "\n")
+    out.write(splits_line(results.get("split_source")))
     code = results.get("code")
     if code:
         out.write(f"- code: `{code['commit'][:12]}`" + (" (with uncommitted changes)" if code["dirty"] else "") + "\n")

@@ -160,10 +160,11 @@ def run_ablation(settings: AblationSettings, command: list[str]) -> dict[str, An
         raise KavanError("two --configs have the same file name; each row needs its own name")
     if not configs:
         raise KavanError("no model configs given")
-    protocol = {(c.data.n_splits, c.data.split_seed, c.data.train_fraction, c.data.val_fraction) for _, c in configs}
+    protocol = {(c.data.n_splits, c.data.split_seed, c.data.train_fraction, c.data.split_mode, c.data.val_fraction)
+                for _, c in configs}
     if len(protocol) != 1:
-        raise KavanError("the configs use different splits (data.n_splits/split_seed/train_fraction/val_fraction); "
-                         "rows are only comparable on the same splits")
+        raise KavanError("the configs use different splits (data.n_splits/split_seed/train_fraction/split_mode/"
+                         "val_fraction); rows are only comparable on the same splits")
     first = configs[0][1]
     n_protocol = first.data.n_splits
     n_splits = n_protocol if settings.n_splits is None else settings.n_splits
@@ -214,7 +215,8 @@ def run_ablation(settings: AblationSettings, command: list[str]) -> dict[str, An
         "n_splits_protocol": n_protocol,
         "splits": list(range(n_splits)),
         "split_source": {"n_splits": n_protocol, "split_seed": first.data.split_seed,
-                         "train_fraction": first.data.train_fraction, "val_fraction": first.data.val_fraction},
+                         "train_fraction": first.data.train_fraction, "split_mode": first.data.split_mode,
+                         "val_fraction": first.data.val_fraction},
         "configs": {name: {"path": str(path), "hash": config_hash(config), "config": config.to_dict()}
                     for (name, config), path in zip(configs, settings.configs)},
         "overrides": list(settings.overrides),

@@ -1,7 +1,8 @@
 """The paper's evaluation protocol: train and test one config on every split, report mean ± std.
 
 ``run_protocol`` trains split k into ``<out>/split-<k>`` (kavan.training.trainer.train_split) for every split of
-the config's seeded splits (``data.n_splits``, 5 by default, 80/20) or of a split file, then writes
+the config's seeded splits (``data.n_splits``, 5 by default, 80/20, ``data.split_mode``: independent random
+splits by default, or one permutation cut into folds) or of a split file, then writes
 ``evaluation.json`` and ``evaluation.md``: per split and as mean ± std over the splits, quadrant accuracy,
 nMSE per GIF, nMSE per emotion and mean Pearson r. The std is the sample standard deviation (ddof = 1), the
 more conservative of the two when rows are compared by "more than twice the std".
@@ -27,6 +28,7 @@ from kavan.config import KavanConfig, config_hash
 from kavan.dataset import Dataset
 from kavan.errors import KavanError
 from kavan.atomic import write_json, write_text
+from kavan.reporting import splits_line
 from kavan.training.provenance import dataset_record, git_commit
 from kavan.training.trainer import RunResult, train_split
 
@@ -90,7 +92,7 @@ def run_protocol(config: KavanConfig, data: str | os.PathLike[str], out: str | o
         "dataset": dataset_record(dataset),
         "split_source": str(split_file) if split_file is not None else
         {"n_splits": config.data.n_splits, "split_seed": config.data.split_seed,
-         "train_fraction": config.data.train_fraction},
+         "train_fraction": config.data.train_fraction, "split_mode": config.data.split_mode},
         "code": git_commit(),
         "splits": [run.metrics["split"] for run in runs],
         "per_split": [{"split": run.metrics["split"], "run": str(run.run_dir), **_headline(run.metrics["test"])}
@@ -131,6 +133,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
     if code:
         out.write(f"- code: `{code['commit'][:12]}`" + (" (with uncommitted changes)" if code["dirty"] else "") + "\n")
     out.write(f"- command: `{' '.join(summary['command'])}`\n")
+    source = summary.get("split_source")
+    out.write(f"- splits: split file `{source}`\n" if isinstance(source, str) else splits_line(source))
     out.write(f"- std: {summary['std']}\n\n")
     titles = [title for _, title, _ in METRICS]
     out.write("| split | " + " | ".join(titles) + " |\n")

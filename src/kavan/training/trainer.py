@@ -95,8 +95,9 @@ def split_ids(dataset: Dataset, config: KavanConfig, split: int, split_file: str
         splits = dataset.read_split_file(split_file)
         source = f"split file {split_file}"
     else:
-        splits = dataset.splits(data.n_splits, data.split_seed, data.train_fraction)
-        source = f"seeded: n_splits={data.n_splits}, split_seed={data.split_seed}, train_fraction={data.train_fraction}"
+        splits = dataset.splits(data.n_splits, data.split_seed, data.train_fraction, data.split_mode)
+        source = (f"seeded: n_splits={data.n_splits}, split_seed={data.split_seed}, "
+                  f"train_fraction={data.train_fraction}, split_mode={data.split_mode}")
     if not 0 <= split < len(splits):
         raise KavanError(f"split {split} does not exist: there are {len(splits)} (0..{len(splits) - 1})")
     train, test = splits[split]
