@@ -14,8 +14,8 @@ configs/bench/:
 2. trains every benchmark row for --epochs epochs on the cached features (kavan.training.train_split, exactly
    what `kavan train` runs) and reports the last epoch's seconds (the first includes warm-up);
 3. trains the MTL Soft-Att + HS-LSTM row for one epoch WITHOUT the cache on the first --e2e-gifs training GIFs,
-   once with the backbone frozen (frames decoded and encoded every step) and once trainable (end to end, the
-   paper's setting with this backbone), and reports seconds per training GIF against the cached epoch's.
+   once with the backbone frozen (frames decoded and encoded every step) and once trainable (end to end, as the
+   paper trains its ResNet-50), and reports seconds per training GIF against the cached epoch's.
 
 Prints Markdown tables and the load average before and after (other processes share the cores).
 """

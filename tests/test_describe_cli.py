@@ -41,6 +41,31 @@ def test_describe_prints_counts_that_follow_from_the_architecture(capsys, monkey
     assert counts["trainable"] == counts["total"]
     assert counts["total"] == 48_966_298  # recorded in docs/model.md
 
+    # which values the paper states, and that every training hyper-parameter is a project default
+    sources = report["sources"]
+    stated = sources["stated_by_paper"]
+    assert {key: entry["config"] for key, entry in stated.items() if key.startswith("model.")} == {
+        "model.backbone": "resnet50", "model.weights": "torchvision:IMAGENET1K_V1", "model.frozen": False,
+        "model.cut_after": "", "model.input_size": 224, "model.t": 8, "model.temporal.tiers": 2,
+        "model.temporal.segments": 2, "model.temporal.node_length": 4}
+    assert all(entry["follows_paper"] for entry in stated.values())
+    assert sources["paper_row_switches"] == {"model.attention.enabled": True, "model.temporal.kind": "hslstm",
+                                             "model.multitask": True}
+    defaults = set(sources["project_defaults"])
+    assert {f"train.{key}" for key in report["config"]["train"]} <= defaults
+    assert {"model.dropout", "model.attention.size", "model.temporal.hidden", "loss.lambda_ce", "loss.lambda_rank",
+            "loss.lambda_kp", "loss.rank_margin", "data.augment", "data.split_seed"} <= defaults
+    assert not defaults & set(stated) and not defaults & set(sources["paper_row_switches"])
+    assert sources["training"].startswith("project defaults")
+
+
+def test_describe_says_where_a_benchmark_config_leaves_the_paper():
+    from kavan.commands.describe import describe
+
+    stated = describe(CONFIG.parent / "bench" / "mtl-softatt-hslstm.yaml")["sources"]["stated_by_paper"]
+    departs = sorted(key for key, entry in stated.items() if not entry["follows_paper"])
+    assert departs == ["model.backbone", "model.cut_after", "model.frozen"]
+
 
 def test_describe_reports_a_bad_config_as_an_error(tmp_path, capsys):
     path = tmp_path / "bad.yaml"

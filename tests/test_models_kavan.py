@@ -93,7 +93,7 @@ def test_frozen_backbone_counts_as_untrainable():
 @pytest.mark.slow
 def test_full_resnet50_kavan_runs_forward_and_backward_on_cpu():
     torch.manual_seed(0)
-    model = KAVAN(ModelConfig()).train()  # paper settings, weights none
+    model = KAVAN(ModelConfig()).train()  # the paper's architecture, project-default sizes, weights none
     out = model(torch.rand(2, 8, 3, 224, 224))
     assert out.intensities.shape == (2, 17) and out.attention.shape == (2, 8, 7, 7)
     assert out.representation.shape == (2, 1024)

@@ -79,4 +79,7 @@ def test_no_localisation_columns_without_ground_truth():
     assert "| Method | Accuracy |\n|---|---|\n| Chance | 25.0 ± 0.0 % |\n| MTL | 55.0 ± 7.1 % |\n" in text
     assert "Only" not in text and "Attention on face" not in text
     data["split_source"]["split_mode"] = "folds"
+    data["settings"] = "paper"
+    assert render_results(data).startswith("# Ablation on `d`: 5 splits, the paper's architecture (ResNet-50 end to "
+                                           "end) with project-default hyper-parameters\n\n")
     assert "- splits: 5 disjoint folds (seeded, 80/20; every GIF tested once), split seed 0\n" in render_results(data)

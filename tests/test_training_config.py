@@ -12,7 +12,7 @@ from kavan.heatmaps import HeatmapConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
-# row → (attention, temporal, multitask, λ_ce, λ_rank, λ_kp), the same rows as the paper-setting configs
+# row → (attention, temporal, multitask, λ_ce, λ_rank, λ_kp), the same rows as the paper-architecture configs
 ROWS = {
     "resnet50-lstm": (False, "lstm", False, 0.0, 0.0, 0.0),
     "softatt-lstm": (True, "lstm", False, 0.0, 0.0, 1.0),

@@ -22,6 +22,8 @@ from kavan.claims import claims_section
 from kavan.splits import describe_splits
 
 KIND_ORDER = {"chance": 0, "baseline": 1, "model": 2}
+# results.md's title for `kavan ablation --settings X`; other values print as "X settings"
+SETTINGS_TITLES = {"paper": "the paper's architecture (ResNet-50 end to end) with project-default hyper-parameters"}
 
 
 def mean_std_cell(entry: dict[str, Any] | None, digits: int = 3, percent: bool = False) -> str:
@@ -99,7 +101,7 @@ def render_results(results: dict[str, Any]) -> str:
     dataset = results["dataset"]
     n_splits = len(results["splits"])
     out.write(f"# Ablation on `{dataset['name']}`: {n_splits} split{'s' if n_splits != 1 else ''}, "
-              f"{results['settings']} settings\n\n")
+              f"{SETTINGS_TITLES.get(results['settings'], str(results['settings']) + ' settings')}\n\n")
     if n_splits < results.get("n_splits_protocol", n_splits):
         out.write(f"**Only {n_splits} of the protocol's {results['n_splits_protocol']} splits "
                   f"(splits {', '.join(map(str, results['splits']))}).**\n\n")

@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", nargs="+", type=Path, metavar="FILE",
                         help="model row configs (default: the six rows of --settings)")
     parser.add_argument("--settings", choices=("bench", "paper"), default="bench",
-                        help="configs/bench (frozen MobileNetV2, cached features; default) or configs (paper)")
+                        help="configs/bench (frozen MobileNetV2, cached features; default) or configs (paper: the "
+                             "paper's architecture, ResNet-50 end to end, with project-default hyper-parameters)")
     parser.add_argument("--splits", type=int, metavar="N",
                         help="run only the protocol's first N splits (default: all of them, 5)")
     parser.add_argument("--baselines", nargs="*", metavar="NAME",

@@ -1,7 +1,10 @@
 """`kavan describe`: the resolved config, parameter counts per module and the backbone's feature shape, as JSON.
 
 The model is built with backbone weights ``none`` whatever the config says, so describing a config never
-downloads or reads a weights file; the counts do not depend on the weights.
+downloads or reads a weights file; the counts do not depend on the weights. ``sources`` says which config
+values the paper states (and whether this config follows them), which switches make the config one of the
+paper's table rows, and which values are project defaults: all training hyper-parameters are
+(kavan.config_sources).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ def describe(config_path) -> dict:
     import dataclasses
 
     from kavan.config import load_config
+    from kavan.config_sources import config_sources
     from kavan.models import KAVAN, parameter_counts
 
     config = load_config(config_path)
@@ -31,6 +35,7 @@ def describe(config_path) -> dict:
         "config": config.to_dict(),
         "parameters": parameter_counts(model),
         "feature_shape": {"channels": model.channels, "cells": model.cells},
+        "sources": config_sources(config),
         "note": "parameters counted on a model built with backbone weights 'none'; nothing was downloaded",
     }
 

@@ -56,6 +56,8 @@ ROW_LABELS = {
     "mtl-softatt-hslstm": "MTL Soft-Att + HS-LSTM",
     "mtl-unsupatt-hslstm": "MTL unsupervised attention + HS-LSTM",
 }
+# "paper": the paper's architecture (ResNet-50 end to end) with project-default hyper-parameters; the paper gives
+# no training hyper-parameters (kavan.config_sources)
 SETTINGS_DIRS = {"bench": Path("configs") / "bench", "paper": Path("configs")}
 CHANCE = "chance"
 RESULTS_JSON = "results.json"
