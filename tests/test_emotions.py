@@ -1,3 +1,6 @@
+import csv
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -72,3 +75,27 @@ def test_gif_quadrant_is_that_of_its_strongest_emotion():
     assert quadrant_label(np.ones(17)) == "pleasure-sleep"
     with pytest.raises(ValueError):
         quadrant_index(np.ones(16))
+
+
+# The published rows of the 17 words (tests/fixtures/warriner2013_gifgif17.csv names its source).
+NORMS = Path(__file__).resolve().parent / "fixtures" / "warriner2013_gifgif17.csv"
+
+
+def published_norms() -> dict[str, tuple[float, float, int, int]]:
+    """Word → (V.Mean.Sum, A.Mean.Sum, V.Rat.Sum, A.Rat.Sum) as the fixture copies them from the norms file."""
+    with NORMS.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    return {row["Word"]: (float(row["V.Mean.Sum"]), float(row["A.Mean.Sum"]), int(row["V.Rat.Sum"]),
+                          int(row["A.Rat.Sum"])) for row in rows}
+
+
+def test_valence_arousal_match_published_norms():
+    norms = published_norms()
+    assert sorted(norms) == list(EMOTIONS)
+    for emotion, (valence, arousal, n_valence, n_arousal) in norms.items():
+        assert round(VALENCE_AROUSAL[emotion][0], 2) == round(valence, 2), emotion
+        assert round(VALENCE_AROUSAL[emotion][1], 2) == round(arousal, 2), emotion
+        assert n_valence >= 18 and n_arousal >= 18  # every word rated by at least 18 people per scale
+        # the quadrant follows from the published values and the scale midpoint 5 (ties to pleasure / arousal)
+        expected = ("pleasure" if valence >= 5 else "misery") + "-" + ("arousal" if arousal >= 5 else "sleep")
+        assert EMOTION_QUADRANT[emotion] == expected == EXPECTED[emotion], emotion
