@@ -1,11 +1,15 @@
-"""The paper's claims judged from an ablation's results: margins, paired split wins, the 2-std bar, localisation."""
+"""The paper's claims judged from an ablation's results: paired per-split differences, the corrected resampled
+t-test, the three verdicts, localisation bars."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 
-from kavan.claims import check_claims, claims_section, margin
+from kavan.claims import (COMPARISONS, DOES_NOT_HOLD, HOLDS, NOT_JUDGED, WITHIN_NOISE, Paired, check_claims,
+                          claims_section, combine, paired)
 from kavan.reporting import render_results
 
 
@@ -23,9 +27,10 @@ def row(name, acc, nmse, localisation=None):
     return out
 
 
-def results(*rows):
+def results(*rows, train_fraction=0.8):
     return {"command": ["kavan", "ablation"], "settings": "bench", "n_splits_protocol": 5,
             "splits": list(range(len(rows[0]["metrics"]["accuracy"]["values"]))),
+            "split_source": {"n_splits": 5, "split_seed": 0, "train_fraction": train_fraction},
             "dataset": {"name": "d", "path": "/d", "n_gifs": 10, "fingerprint": "ab" * 32}, "rows": list(rows)}
 
 
@@ -33,78 +38,124 @@ def by_text(claims):
     return {c.text: c for c in claims}
 
 
-def test_margin_by_hand():
-    a = row("a", [0.70, 0.72, 0.68], [0.77, 0.75, 0.80])
-    b = row("b", [0.40, 0.45, 0.71], [1.00, 0.99, 0.70])
-    acc = margin(a, b, "accuracy", higher_is_better=True)
-    assert acc.difference == pytest.approx((0.30 + 0.27 - 0.03) / 3)
-    assert (acc.splits_won, acc.n_splits) == (2, 3)
-    # twice the larger std: b's accuracies 0.40, 0.45, 0.71
-    assert acc.two_std == pytest.approx(2 * np.std([0.40, 0.45, 0.71], ddof=1))
-    nmse = margin(a, b, "nmse_per_emotion", higher_is_better=False)
-    assert nmse.difference == pytest.approx((0.23 + 0.24 - 0.10) / 3)
-    assert nmse.splits_won == 2
+def test_corrected_t_test_by_hand():
+    # d = 0.02, 0.03, 0.01, 0.04, 0.00: mean 0.02, sample variance 0.00025 (ddof 1)
+    p = Paired((0.02, 0.03, 0.01, 0.04, 0.00), test_share=0.25)
+    assert p.mean == pytest.approx(0.02)
+    assert p.standard_error == pytest.approx(math.sqrt((1 / 5 + 0.25) * 0.00025))  # 0.010607
+    assert p.critical == pytest.approx(2.776445, abs=1e-6)  # t_{0.975, 4}
+    assert p.bar == pytest.approx(2.776445 * 0.0106066, rel=1e-4)  # 0.02945 > 0.02: not clear
+    assert p.verdict == WITHIN_NOISE
+    # the plain paired t-test (no correction) would have called this clear: 0.02 > 2.776 * 0.00707 = 0.0196
+    assert p.mean > 2.776445 * math.sqrt(0.00025 / 5)
+    assert Paired((0.05, 0.06, 0.04, 0.07, 0.03), 0.25).verdict == HOLDS  # same spread, mean 0.05 > 0.0295
+    assert Paired((-0.05, -0.06, -0.04, -0.07, -0.03), 0.25).verdict == DOES_NOT_HOLD
+    assert Paired((0.1,), 0.25).verdict == NOT_JUDGED
+    assert Paired((0.01, 0.01, 0.01), 0.25).verdict == HOLDS  # no spread at all: the sign decides
+    assert Paired((0.0, 0.0, 0.0), 0.25).verdict == WITHIN_NOISE
 
 
-def test_the_full_model_must_clear_twice_the_std_the_others_only_beat_the_mean():
-    clear = results(row("mtl-softatt-hslstm", [0.70, 0.71, 0.72], [0.77, 0.78, 0.76]),
-                    row("resnet50-lstm", [0.40, 0.41, 0.39], [1.00, 0.99, 1.01]))
-    claim = check_claims(clear)[0]
-    assert claim.holds and "won 3/3 splits" in claim.evidence and "clear of 2 std" in claim.evidence
-    # same means, noisy splits: the margin is inside 2 std, so the strict claim fails ...
-    noisy = results(row("mtl-softatt-hslstm", [0.40, 0.60, 0.80], [0.60, 1.00, 0.70]),
-                    row("resnet50-lstm", [0.50, 0.55, 0.60], [0.80, 0.90, 0.85]))
-    strict = check_claims(noisy)[0]
-    assert not strict.holds and "within 2 std" in strict.evidence
-    # ... while an ordinary comparison with the very same numbers holds on the means
-    plain = results(row("softatt-lstm", [0.40, 0.60, 0.80], [0.60, 1.00, 0.70]),
-                    row("resnet50-lstm", [0.50, 0.55, 0.60], [0.80, 0.90, 0.85]))
-    assert by_text(check_claims(plain))["keypoint-supervised attention beats none (LSTM)"].holds
+def test_pairing_sees_what_each_rows_own_spread_hides():
+    # both rows vary a lot from split to split, but the winner is better by 2 points on every split
+    a = entry([0.50, 0.62, 0.71, 0.55, 0.66])
+    b = entry([0.48, 0.60, 0.69, 0.53, 0.64])
+    p = paired(a, b, higher_is_better=True, test_share=0.25)
+    assert p.differences == pytest.approx((0.02,) * 5) and p.won == 5
+    assert p.verdict == HOLDS  # while 0.02 is far inside twice either row's std (about 0.17)
+    # nMSE: lower is better, so the sign flips
+    assert paired(entry([0.80, 0.81]), entry([0.90, 0.95]), higher_is_better=False, test_share=0.25).mean \
+        == pytest.approx(0.12)
 
 
-def test_winning_one_metric_is_not_enough_and_one_split_cannot_pass_the_strict_bar():
-    mixed = results(row("softatt-hslstm", [0.6], [0.9]), row("resnet50-hslstm", [0.5], [0.8]))
-    claim = by_text(check_claims(mixed))["keypoint-supervised attention beats none (HS-LSTM)"]
-    assert not claim.holds and "(one split)" in claim.evidence
-    single = results(row("mtl-softatt-hslstm", [0.9], [0.1]), row("resnet50-lstm", [0.2], [1.0]))
-    assert not check_claims(single)[0].holds
+def test_each_verdict_arises_from_a_hand_made_table():
+    holds = results(row("softatt-lstm", [0.60, 0.62, 0.64, 0.61, 0.63], [0.80, 0.82, 0.81, 0.79, 0.80]),
+                    row("resnet50-lstm", [0.40, 0.43, 0.41, 0.42, 0.40], [1.00, 0.99, 1.01, 1.00, 0.98]))
+    claim = by_text(check_claims(holds))["Soft-Att + LSTM beats ResNet-50 + LSTM"]
+    assert claim.verdict == HOLDS and "won 5/5 splits" in claim.evidence
+    assert "significantly better than the baseline" in claim.source
+    tie = results(row("softatt-hslstm", [0.66, 0.70, 0.64, 0.68, 0.67], [0.83, 0.85, 0.82, 0.84, 0.83]),
+                  row("softatt-lstm", [0.65, 0.68, 0.66, 0.67, 0.66], [0.84, 0.84, 0.83, 0.85, 0.83]))
+    assert by_text(check_claims(tie))["Soft-Att + HS-LSTM beats Soft-Att + LSTM"].verdict == WITHIN_NOISE
+    fails = results(row("mtl-softatt-hslstm", [0.60, 0.61, 0.59, 0.60, 0.62], [0.95, 0.96, 0.94, 0.95, 0.97]),
+                    row("face_expression", [0.50, 0.52, 0.49, 0.51, 0.50], [0.90, 0.91, 0.90, 0.89, 0.92]))
+    # better accuracy, clearly worse nMSE per emotion: the state-of-the-art claim does not hold
+    claim = by_text(check_claims(fails))["the full model beats face expression + OLS (Jou et al.)"]
+    assert claim.verdict == DOES_NOT_HOLD
+    assert "nMSE per emotion -0.050" in claim.evidence and "accuracy +10.0 pts" in claim.evidence
+    one = results(row("mtl-softatt-hslstm", [0.9], [0.1]), row("resnet50-lstm", [0.2], [1.0]))
+    claim = by_text(check_claims(one))["the full model beats ResNet-50 + LSTM"]
+    assert claim.verdict == NOT_JUDGED and "(one split)" in claim.evidence
+
+
+def test_combining_metrics():
+    assert combine([HOLDS, HOLDS]) == HOLDS
+    assert combine([HOLDS, WITHIN_NOISE]) == WITHIN_NOISE
+    assert combine([HOLDS, DOES_NOT_HOLD]) == DOES_NOT_HOLD
+    assert combine([WITHIN_NOISE, NOT_JUDGED]) == NOT_JUDGED
+
+
+def test_fewer_training_gifs_per_test_gif_widen_the_bar():
+    rows = (row("softatt-lstm", [0.60, 0.62, 0.64], [0.8] * 3), row("resnet50-lstm", [0.57, 0.58, 0.59], [0.8] * 3))
+    share = {f: check_claims(results(*rows, train_fraction=f))[0].evidence for f in (0.8, 0.5)}
+    bar = {f: float(text.split("noise bar ±")[1].split(" pts")[0]) for f, text in share.items()}
+    # variance factor 1/3 + 0.25 against 1/3 + 1: the bar grows by sqrt(1.3333 / 0.5833)
+    assert bar[0.5] / bar[0.8] == pytest.approx(math.sqrt((1 / 3 + 1) / (1 / 3 + 0.25)), rel=0.02)
+
+
+def test_every_claim_of_the_paper_is_listed_with_its_sentence():
+    texts = [c.text for c in COMPARISONS]
+    assert len(texts) == len(set(texts))
+    pairs = {(c.winner, c.loser) for c in COMPARISONS}
+    assert {("softatt-lstm", "resnet50-lstm"), ("resnet50-hslstm", "resnet50-lstm"),
+            ("softatt-hslstm", "softatt-lstm"), ("softatt-hslstm", "resnet50-hslstm"),
+            ("mtl-softatt-hslstm", "softatt-hslstm"), ("mtl-softatt-hslstm", "colour_histogram"),
+            ("mtl-softatt-hslstm", "face_expression")} <= pairs
+    for c in COMPARISONS:
+        assert c.source.startswith("\"") or c.source.startswith("beyond the paper")
+        assert {m[0] for m in c.metrics} == {"accuracy", "nmse_per_emotion"}
 
 
 def test_missing_rows_are_left_out():
     only = results(row("softatt-lstm", [0.6, 0.7], [0.8, 0.7]), row("resnet50-lstm", [0.5, 0.5], [0.9, 0.9]))
-    assert [c.text for c in check_claims(only)] == ["keypoint-supervised attention beats none (LSTM)"]
+    assert [c.text for c in check_claims(only)] == ["Soft-Att + LSTM beats ResNet-50 + LSTM"]
     assert claims_section(results(row("other", [0.5], [1.0]))) == ""
 
 
 def test_localisation_bars_and_unsupervised_attention():
-    good = {"hit_rate": [0.95, 0.97], "withheld_hit_rate": [0.61, 0.70], "centre_prior_hit_rate": [0.5, 0.6],
-            "mass": [0.6, 0.7]}
-    short = {"hit_rate": [0.95, 0.97], "withheld_hit_rate": [0.50, 0.58]}
-    unsup = {"hit_rate": [0.10, 0.20], "withheld_hit_rate": [0.05, 0.10], "mass": [0.2, 0.3]}
+    good = {"hit_rate": [0.95, 0.97, 0.96], "withheld_hit_rate": [0.61, 0.70, 0.65],
+            "centre_prior_hit_rate": [0.5, 0.6, 0.55], "mass": [0.6, 0.7, 0.65]}
+    short = {"hit_rate": [0.95, 0.97, 0.96], "withheld_hit_rate": [0.50, 0.58, 0.54]}
+    unsup = {"hit_rate": [0.10, 0.20, 0.15], "withheld_hit_rate": [0.05, 0.10, 0.07], "mass": [0.2, 0.3, 0.25]}
     claims = by_text(check_claims(results(
-        row("mtl-softatt-hslstm", [0.7, 0.7], [0.8, 0.8], good),
-        row("softatt-lstm", [0.7, 0.7], [0.8, 0.8], short),
-        row("mtl-unsupatt-hslstm", [0.7, 0.7], [0.8, 0.8], unsup))))
+        row("mtl-softatt-hslstm", [0.7] * 3, [0.8] * 3, good),
+        row("softatt-lstm", [0.7] * 3, [0.8] * 3, short),
+        row("mtl-unsupatt-hslstm", [0.7] * 3, [0.8] * 3, unsup))))
     full = claims["MTL-SOFTATT-HSLSTM: attention on the face"]
-    assert full.holds and "96.0 %" in full.evidence and "65.5 %" in full.evidence and "55.0 %" in full.evidence
-    assert not claims["SOFTATT-LSTM: attention on the face"].holds  # withheld 54 % < 60 %
+    assert full.holds and "96.0 %" in full.evidence and "65.3 %" in full.evidence and "55.0 %" in full.evidence
+    assert claims["SOFTATT-LSTM: attention on the face"].verdict == DOES_NOT_HOLD  # withheld 54 % < 60 %
     lower = claims["unsupervised attention finds the face less often than keypoint-supervised attention"]
     assert lower.holds and "15.0 % vs" in lower.evidence
     mass = claims["unsupervised attention puts less of its mass on the face"]
     assert mass.holds and mass.evidence.startswith("MTL-UNSUPATT-HSLSTM 25.0 % vs MTL-SOFTATT-HSLSTM 65.0 %")
 
 
-def test_results_md_has_the_claims_section():
-    text = render_results(results(row("mtl-softatt-hslstm", [0.70, 0.71], [0.77, 0.78]),
-                                  row("resnet50-lstm", [0.40, 0.41], [1.00, 0.99])))
-    assert "## The paper's claims on these splits" in text
-    assert "| the full model beats no attention + LSTM (by > 2 std) | holds |" in text
-
-
 def test_two_maps_on_the_face_in_every_frame_tie():
-    loc = lambda rate: {"hit_rate": [rate, rate], "withheld_hit_rate": [rate, rate], "mass": [0.9, 0.9]}  # noqa: E731
-    claims = by_text(check_claims(results(row("mtl-softatt-hslstm", [0.7, 0.7], [0.8, 0.8], loc(1.0)),
-                                          row("mtl-unsupatt-hslstm", [0.7, 0.7], [0.8, 0.8], loc(0.9999)))))
+    loc = lambda rate: {"hit_rate": [rate] * 3, "withheld_hit_rate": [rate] * 3, "mass": [0.9] * 3}  # noqa: E731
+    claims = by_text(check_claims(results(row("mtl-softatt-hslstm", [0.7] * 3, [0.8] * 3, loc(1.0)),
+                                          row("mtl-unsupatt-hslstm", [0.7] * 3, [0.8] * 3, loc(0.9999)))))
     tie = claims["unsupervised attention finds the face less often than keypoint-supervised attention"]
-    assert not tie.holds and "lower by more than 0.5 pts needed" in tie.evidence
-    assert not claims["unsupervised attention puts less of its mass on the face"].holds
+    assert tie.verdict == WITHIN_NOISE
+    assert claims["unsupervised attention puts less of its mass on the face"].verdict == WITHIN_NOISE
+
+
+def test_results_md_has_the_claims_section_with_all_three_verdicts():
+    text = render_results(results(
+        row("mtl-softatt-hslstm", [0.70, 0.71, 0.72], [0.77, 0.78, 0.76]),
+        row("softatt-hslstm", [0.69, 0.72, 0.70], [0.78, 0.77, 0.77]),
+        row("resnet50-lstm", [0.40, 0.41, 0.39], [1.00, 0.99, 1.01]),
+        row("colour_histogram", [0.50, 0.52, 0.51], [0.70, 0.71, 0.69])))
+    assert "## The paper's claims on these splits" in text
+    assert "Nadeau & Bengio 2003" in text
+    assert "| the full model beats ResNet-50 + LSTM | holds |" in text
+    assert "| MTL Soft-Att + HS-LSTM beats Soft-Att + HS-LSTM | within noise |" in text
+    assert "| the full model beats colour histogram + ridge (Jou et al.) | **does not hold** |" in text
