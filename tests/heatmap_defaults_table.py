@@ -4,10 +4,11 @@ Run: .venv/bin/python tests/heatmap_defaults_table.py
 
 A frontal 70-point face (tests/face_template.py, confidence 1) of a given width is placed on a 224 x 224
 frame at 64 positions that sweep one K-cell in 8 x 8 sub-cell steps, so the numbers average over how
-the face sits on the K = 7 grid. For each (sigma, temperature) and face width it prints the mean max
-cell mass, the mean entropy in bits (uniform over 49 cells: 5.61), the mean mass on the cells the
-face's bounding box touches, and the range of the max cell mass over the positions. Then how the
-mouth weight shares the map between the lips and the eyes.
+the face sits on the K = 7 grid. For each (sigma, temperature) of the peak-normalised Eq. 8 and face
+width it prints the mean max cell mass, the mean entropy in bits (uniform over 49 cells: 5.61), the mean
+mass on the cells the face's bounding box touches, and the range of the max cell mass over the positions.
+Then how the mouth weight shares the map between the lips and the eyes. How the map's concentration
+changes with the face size, from small faces to close-ups, on K = 7 and 14: benchmarks/heatmap_concentration.py.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from kavan.heatmaps import HeatmapConfig, keypoint_heatmaps  # noqa: E402
 SIZE = 224
 K = 7
 WIDTHS = (14, 28, 56, 112)   # 1/16, 1/8, 1/4 and 1/2 of the frame width
-SWEEP = ((1.0, 0.35), (1.5, 0.5), (1.5, 0.6), (1.5, 0.75), (2.0, 1.0))
+SWEEP = ((1.0, 0.1), (1.5, 0.075), (1.5, 0.1), (1.5, 0.125), (2.0, 0.1))
 
 
 def face_stats(config: HeatmapConfig, width: float) -> tuple[float, float, float, float, float]:
@@ -71,7 +72,7 @@ def mouth_balance(mouth_weight: float, width: float) -> tuple[float, float, floa
 
 def main() -> None:
     torch.set_num_threads(1)
-    print(f"frame {SIZE}x{SIZE}, K={K}, grid=56, mouth_weight=0.5, confidence 1, 64 positions per row")
+    print(f"frame {SIZE}x{SIZE}, K={K}, grid=56, normalise=peak, mouth_weight=0.5, confidence 1, 64 positions per row")
     print("sigma  tau  | " + " | ".join(f"width {w:>3}: max  H(bits) on-face (max range)" for w in WIDTHS))
     for sigma, tau in SWEEP:
         config = HeatmapConfig(sigma=sigma, temperature=tau)
@@ -79,7 +80,7 @@ def main() -> None:
         for width in WIDTHS:
             peak, entropy, inside, lo, hi = face_stats(config, width)
             cells.append(f"{' ' * 11}{peak:.2f}  {entropy:.2f}   {inside:.2f}   ({lo:.2f}-{hi:.2f})")
-        print(f"{sigma:4.1f}  {tau:4.2f} | " + " | ".join(cells))
+        print(f"{sigma:4.1f}  {tau:5.3f} | " + " | ".join(cells))
     print(f"uniform entropy: {math.log2(K * K):.2f} bits")
     print("mouth weight, default sigma and tau: mass on lip cells / on eye cells / argmax on a lip-only cell")
     for width in (56, 112):
