@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from kavan.config import AttentionConfig, LossConfig, ModelConfig, TemporalConfig
 from kavan.emotions import EMOTIONS, QUADRANTS
 from kavan.errors import KavanError
-from kavan.losses import LossTargets, keypoint_loss, nmse_loss, quadrant_targets, ranking_loss, total_loss
+from kavan.losses import (LossTargets, keypoint_loss, nmse_loss, nmse_per_emotion_loss, quadrant_targets,
+                          ranking_loss, total_loss)
 from kavan.models import KAVAN
 from kavan.models.kavan import KavanOutput
 
@@ -139,3 +140,39 @@ def test_keypoint_loss_alone_trains_the_attention_and_not_the_regression_head():
             assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
     for parameter in model.heads.parameters():
         assert parameter.grad is None or parameter.grad.abs().sum() == 0
+
+
+def test_nmse_per_emotion_loss_matches_hand_computation():
+    # two GIFs, two of the 17 emotions off by known amounts, the rest exact
+    target = torch.full((2, 17), 0.5)
+    pred = target.clone()
+    pred[0, 0], pred[1, 0] = 0.6, 0.3          # emotion 0: squared errors 0.01 and 0.04 → mean 0.025
+    pred[1, 5] = 0.8                           # emotion 5: 0 and 0.09 → mean 0.045
+    variance = torch.full((17,), 0.05)
+    variance[5] = 0.09
+    expected = (0.025 / 0.05 + 0.045 / 0.09) / 17
+    assert nmse_per_emotion_loss(pred, target, variance).item() == pytest.approx(expected)
+    # a zero-variance emotion is floored, not divided by zero
+    assert torch.isfinite(nmse_per_emotion_loss(pred, target, torch.zeros(17)))
+
+
+def test_nmse_per_emotion_loss_is_the_table_2_metric_in_expectation():
+    # predicting the training mean on the training GIFs themselves scores exactly 1 with the population variance
+    y = torch.rand(64, 17, generator=torch.Generator().manual_seed(3))
+    pred = y.mean(dim=0, keepdim=True).expand_as(y)
+    assert nmse_per_emotion_loss(pred, y, y.var(dim=0, unbiased=False)).item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_regression_term_follows_the_config():
+    output = _output(with_head=False, with_attention=False)
+    y = torch.rand(2, 17, generator=torch.Generator().manual_seed(2))
+    variance = torch.full((17,), 0.04)
+    per_gif = total_loss(output, LossTargets(y), LossConfig(regression="nmse_per_gif", lambda_ce=0, lambda_kp=0))
+    torch.testing.assert_close(per_gif["nmse"], nmse_loss(output.intensities, y))
+    per_emotion = total_loss(output, LossTargets(y, emotion_variance=variance),
+                             LossConfig(regression="nmse_per_emotion", lambda_ce=0, lambda_kp=0))
+    torch.testing.assert_close(per_emotion["nmse"], nmse_per_emotion_loss(output.intensities, y, variance))
+    with pytest.raises(KavanError, match="variance"):
+        total_loss(output, LossTargets(y), LossConfig(regression="nmse_per_emotion", lambda_ce=0, lambda_kp=0))
+    with pytest.raises(KavanError, match="regression"):
+        LossConfig(regression="mse")

@@ -6,6 +6,7 @@ import csv
 import json
 
 import numpy as np
+import torch
 import pytest
 import yaml
 from PIL import Image
@@ -148,3 +149,33 @@ def test_split_file_chooses_the_train_and_test_gifs(data, config_file, tmp_path,
     assert (metrics["n_train"], metrics["n_test"]) == (16, 4)
     assert load_predictions(run / "predictions.safetensors").ids == ids[20:]
     assert json.loads((run / "run.json").read_text())["split"]["source"] == f"split file {split_file}"
+
+
+def test_best_validation_epoch_is_kept_and_min_steps_sets_the_epochs(data, config_file, tmp_path, capsys):
+    # 24 GIFs: split 0 trains on 19, a quarter of them (5) held out for validation; the other 14 in full batches
+    # of 4 give 3 batches an epoch, so min_steps 18 needs ceil(18 / 3) = 6 epochs although train.epochs says 2
+    config = config_file("train.epochs=2", "train.min_steps=18", "train.batch_size=4", "train.lr=0.01",
+                         "model.frozen=true", "train.feature_cache=true", "data.val_fraction=0.25",
+                         "train.select=best_val", "loss.regression=nmse_per_emotion")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(run), "--cache-dir",
+                 str(tmp_path / "cache"), "--no-progress"]) == 0
+    capsys.readouterr()
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [int(r["step"]) for r in rows] == [3, 6, 9, 12, 15, 18]
+    val = [float(r["val_nmse_per_emotion"]) for r in rows]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_train"] == 14 and metrics["n_val"] == 5
+    assert metrics["epochs"] == 6 and metrics["selected_epoch"] == 1 + int(np.argmin(val))
+    # the model file holds the selected epoch's weights, which are the ones tested
+    kept, best = load_model(run / "model.safetensors").model, load_model(run / "best.safetensors").model
+    for (name, a), (_, b) in zip(kept.state_dict().items(), best.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_best_val_without_a_validation_hold_out_is_refused(data, config_file, tmp_path, capsys):
+    config = config_file("train.select=best_val", "data.val_fraction=0.0")
+    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "run"),
+                 "--no-progress"]) != 0
+    assert "val_fraction" in capsys.readouterr().err

@@ -111,14 +111,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights of L = L_nMSE + λ_ce L_CE + λ_rank L_rank + λ_kp L_kp, and the ranking margin m."""
+    """Weights of L = L_nMSE + λ_ce L_CE + λ_rank L_rank + λ_kp L_kp, the ranking margin m, and which nMSE the
+    regression term is: ``nmse_per_gif`` (default: the paper's nMSE loss as DESIGN reads it) or ``nmse_per_emotion``
+    (the Table 2 metric's own normalisation; it overfits small sets, docs/training.md); kavan.losses."""
 
+    regression: Literal["nmse_per_gif", "nmse_per_emotion"] = "nmse_per_gif"
     lambda_ce: float = 1.0
     lambda_rank: float = 1.0
     rank_margin: float = 0.01
     lambda_kp: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.regression not in ("nmse_per_emotion", "nmse_per_gif"):
+            raise KavanError(f"loss.regression must be nmse_per_emotion or nmse_per_gif, got {self.regression!r}")
         for name in ("lambda_ce", "lambda_rank", "rank_margin", "lambda_kp"):
             if getattr(self, name) < 0:
                 raise KavanError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
@@ -188,9 +193,17 @@ class TrainConfig:
     resumable checkpoint every this many optimiser steps (0: at epoch ends only).
     device: auto (cuda when available), cpu or cuda. amp: autocast precision, off, bf16 (CPU and GPU) or fp16
     (GPU only, with gradient scaling).
+    min_steps: the run takes at least this many optimiser steps: the number of epochs is raised to
+    max(epochs, ceil(min_steps / batches per epoch)), so a small training set is not under-trained by an epoch
+    count chosen for a large one (0: exactly ``epochs``).
+    select: which weights the run keeps and tests: ``last`` (the last epoch's) or ``best_val`` (the epoch with the
+    lowest validation nMSE per emotion; needs data.val_fraction > 0). The choice is made on the validation hold-out
+    of the training split only; the test set is never looked at before it. docs/training.md has the measurements.
     """
 
     epochs: int = 30
+    min_steps: int = 0
+    select: Literal["last", "best_val"] = "last"
     batch_size: int = 16
     optimizer: Literal["adam", "adamw"] = "adamw"
     lr: float = 1e-4
@@ -209,7 +222,9 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise KavanError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "workers", "checkpoint_every"):
+        if self.select not in ("last", "best_val"):
+            raise KavanError(f"train.select must be last or best_val, got {self.select!r}")
+        for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "workers", "checkpoint_every", "min_steps"):
             if getattr(self, name) < 0:
                 raise KavanError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if self.lr == 0:
@@ -231,6 +246,9 @@ class KavanConfig:
         if self.train.feature_cache and self.data.augment:
             raise KavanError("train.feature_cache stores the features of un-augmented frames: set data.augment: "
                              "false (or train end to end without the cache)")
+        if self.train.select == "best_val" and self.data.val_fraction <= 0:
+            raise KavanError("train.select best_val chooses an epoch on validation GIFs: set data.val_fraction > 0 "
+                             "(or train.select: last)")
         if self.loss.lambda_kp > 0 and not self.model.attention.enabled:
             raise KavanError("loss.lambda_kp > 0 (keypoint supervision) needs model.attention.enabled: true")
         if self.loss.lambda_ce > 0 and not self.model.multitask:

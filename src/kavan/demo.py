@@ -37,7 +37,7 @@ class DemoSettings:
     """What the demo runs on.
 
     ``real_gifs`` None skips the real-GIF part (with a warning). ``splits``, ``epochs`` (None: the configs' own)
-    and ``row_configs`` (None: the six benchmark rows) size the ablation; ``overrides`` (``section.key=value``)
+    and ``row_configs`` (None: the eight benchmark rows) size the ablation; ``overrides`` (``section.key=value``)
     change every row's config; ``n_overlays`` test GIFs get attention overlays.
     """
 

@@ -2,9 +2,14 @@
 
     L = L_nMSE + λ_ce · L_CE + λ_rank · L_rank + λ_kp · L_kp
 
-- L_nMSE, per GIF: Σ_j (ŷ_j − y_j)² / Σ_j (y_j − ȳ)² over the 17 emotions, averaged over the batch. A GIF whose
-  targets are (nearly) all equal would divide by zero, so the denominator is floored at ``NMSE_VARIANCE_FLOOR``
-  (kavan.metrics), the same guard the nMSE-per-GIF metric uses.
+- L_nMSE (``loss.regression``), one of two normalisations of the squared error:
+  ``nmse_per_gif`` (the default, DESIGN's reading of the paper): Σ_j (ŷ_j − y_j)² / Σ_j (y_j − ȳ)² over the 17 emotions of one
+  GIF, averaged over the batch. A GIF whose targets are (nearly) all equal would divide by zero, so the denominator
+  is floored at ``NMSE_VARIANCE_FLOOR`` (kavan.metrics), the same guard the nMSE-per-GIF metric uses.
+  ``nmse_per_emotion``: (1/17) Σ_j mean_i (ŷ_ij − y_ij)² / v_j, with v_j the variance of emotion j over the
+  training split: the expected value of Table 2's nMSE per emotion (Jou et al.). It learns faster but overfits
+  small training sets far sooner than the per-GIF form (docs/training.md has the measurement), so it is an option,
+  not the default.
 - L_CE: cross-entropy of the quadrant logits against the quadrant of the GIF's strongest target emotion.
 - L_rank: for each GIF, the mean over the emotion pairs (i, j) with y_i > y_j of max(0, m − (ŷ_i − ŷ_j)), then
   the mean over the GIFs that have at least one such pair (0 when none has).
@@ -37,6 +42,7 @@ class LossTargets:
     intensities: torch.Tensor
     heatmaps: torch.Tensor | None = None
     has_heatmap: torch.Tensor | None = None
+    emotion_variance: torch.Tensor | None = None  # (17,) training-split variance per emotion, for nmse_per_emotion
 
 
 def nmse_loss(pred: torch.Tensor, target: torch.Tensor, floor: float = NMSE_VARIANCE_FLOOR) -> torch.Tensor:
@@ -44,6 +50,12 @@ def nmse_loss(pred: torch.Tensor, target: torch.Tensor, floor: float = NMSE_VARI
     residual = ((pred - target) ** 2).sum(dim=1)
     spread = ((target - target.mean(dim=1, keepdim=True)) ** 2).sum(dim=1)
     return (residual / spread.clamp_min(floor)).mean()
+
+
+def nmse_per_emotion_loss(pred: torch.Tensor, target: torch.Tensor, variance: torch.Tensor,
+                          floor: float = NMSE_VARIANCE_FLOOR) -> torch.Tensor:
+    """(1/17) Σ_j mean_i (ŷ_ij − y_ij)² / max(v_j, floor): squared error per emotion in units of its variance."""
+    return (((pred - target) ** 2).mean(dim=0) / variance.clamp_min(floor)).mean()
 
 
 def quadrant_targets(intensities: torch.Tensor) -> torch.Tensor:
@@ -78,7 +90,13 @@ def total_loss(output: KavanOutput, targets: LossTargets, config: LossConfig) ->
     targets carry heatmaps. A nonzero weight on a term that cannot be computed is a KavanError.
     """
     y, y_hat = targets.intensities, output.intensities
-    terms = {"nmse": nmse_loss(y_hat, y), "rank": ranking_loss(y_hat, y, config.rank_margin)}
+    if config.regression == "nmse_per_emotion":
+        if targets.emotion_variance is None:
+            raise KavanError("loss.regression nmse_per_emotion needs the training split's per-emotion variance")
+        regression = nmse_per_emotion_loss(y_hat, y, targets.emotion_variance)
+    else:
+        regression = nmse_loss(y_hat, y)
+    terms = {"nmse": regression, "rank": ranking_loss(y_hat, y, config.rank_margin)}
     total = terms["nmse"] + config.lambda_rank * terms["rank"]
 
     if output.quadrant_logits is not None:

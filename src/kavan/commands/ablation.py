@@ -16,7 +16,7 @@ HELP = "run every table row (paper rows, unsupervised attention, baselines, chan
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder (docs/data.md)")
     parser.add_argument("--configs", nargs="+", type=Path, metavar="FILE",
-                        help="model row configs (default: the six rows of --settings)")
+                        help="model row configs (default: the eight rows of --settings)")
     parser.add_argument("--settings", choices=("bench", "paper"), default="bench",
                         help="configs/bench (frozen MobileNetV2, cached features; default) or configs (paper: the "
                              "paper's architecture, ResNet-50 end to end, with project-default hyper-parameters)")

@@ -55,6 +55,8 @@ ROW_LABELS = {
     "softatt-hslstm": "Soft-Att + HS-LSTM (KAVAN)",
     "mtl-softatt-hslstm": "MTL Soft-Att + HS-LSTM",
     "mtl-unsupatt-hslstm": "MTL unsupervised attention + HS-LSTM",
+    "resnet50-lstm-wide": "No attention + LSTM, parameter-matched",
+    "softatt-lstm-wide": "Soft-Att + LSTM, parameter-matched",
 }
 # "paper": the paper's architecture (ResNet-50 end to end) with project-default hyper-parameters; the paper gives
 # no training hyper-parameters (kavan.config_sources)
@@ -91,7 +93,7 @@ class AblationSettings:
 
 
 def default_configs(settings: str, root: Path | None = None) -> tuple[Path, ...]:
-    """The six row configs of ``settings`` (bench | paper) in table order, from ./configs or the source checkout."""
+    """The eight row configs of ``settings`` (bench | paper) in table order, from ./configs or the source checkout."""
     if settings not in SETTINGS_DIRS:
         raise KavanError(f"unknown settings {settings!r} (bench or paper)")
     candidates = [root] if root is not None else [Path.cwd(), Path(__file__).resolve().parents[3]]

@@ -2,15 +2,18 @@
 
 The loop is deliberately plain (torchvision's references and nanoGPT's train.py are the models): build the data,
 the model, the optimiser and the schedule; resume from the run's checkpoint if asked; for each epoch, step over
-the global batches; save a checkpoint every ``train.checkpoint_every`` steps and at every epoch end; after the last
-epoch, predict the test set once and write the metrics. The test set is never used before that.
+the global batches, then score the validation hold-out (if any) and keep the best epoch's weights (train.select);
+save a checkpoint every ``train.checkpoint_every`` steps and at every epoch end; after the last epoch, predict the
+test set once with the kept weights and write the metrics. The test set is never used before that.
 
 Run folder (``out``)::
 
     run.json                  command, config + hash, dataset record, split, code version, device, status
     config.yaml               the resolved config
     checkpoint.safetensors    the latest resumable checkpoint (kavan.training.checkpoint)
-    model.safetensors         the trained model, with the dataset record in its metadata
+    model.safetensors         the trained model, with the dataset record in its metadata (with train.select
+                              best_val: the weights of the epoch with the lowest validation nMSE per emotion)
+    best.safetensors          train.select best_val: the best validation epoch's weights so far
     metrics.json              test metrics (kavan.training.evaluation.score), plus the split's facts
     predictions.safetensors   test predictions, attention maps and the frames they came from
     log.csv, curves.png, tensorboard/   progress (kavan.training.run_log)
@@ -49,7 +52,8 @@ from kavan.losses import LossTargets, total_loss
 from kavan.models import KAVAN
 from kavan.training import run_log
 from kavan.atomic import write_json, write_text
-from kavan.training.checkpoint import load_checkpoint, load_weights, restore_rng, save_checkpoint, save_model
+from kavan.training.checkpoint import (MODEL_FORMAT, load_checkpoint, load_weights, read_safetensors, restore_rng,
+                                      save_checkpoint, save_model)
 from kavan.training.clips import Clip, ClipDataset, FeatureClipDataset, prepare_clips
 from kavan.training.distributed import Distributed, GlobalBatchSampler
 from kavan.training.evaluation import autocast, model_inputs, predict, save_predictions, score
@@ -62,6 +66,7 @@ RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 MODEL_FILE = "model.safetensors"
+BEST_FILE = "best.safetensors"  # train.select best_val: the weights of the best validation epoch so far
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.safetensors"
 CACHE_SUBDIR = Path("cache") / "features"
@@ -109,6 +114,11 @@ def split_ids(dataset: Dataset, config: KavanConfig, split: int, split_file: str
         val = [gif for i, gif in enumerate(train) if i in held]
         train = [gif for i, gif in enumerate(train) if i not in held]
     return SplitIds(split, source, list(train), val, list(test))
+
+
+def n_epochs(epochs: int, min_steps: int, per_epoch: int) -> int:
+    """The epochs a run takes: ``epochs``, raised so that the run makes at least ``min_steps`` optimiser steps."""
+    return max(epochs, -(-min_steps // max(1, per_epoch)))
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
@@ -202,18 +212,21 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
     train_loader = DataLoader(train_set, batch_sampler=sampler, num_workers=config.train.workers,
                               generator=loader_generator, pin_memory=dist.device.type == "cuda")
 
+    emotion_variance = torch.from_numpy(
+        np.var(np.stack([dataset.scores[clip.row] for clip in train_clips]), axis=0)).float().to(dist.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer_cls = torch.optim.AdamW if config.train.optimizer == "adamw" else torch.optim.Adam
     optimizer = optimizer_cls(trainable, lr=config.train.lr, weight_decay=config.train.weight_decay)
     per_epoch = sampler.batches_per_epoch
-    total_steps = per_epoch * config.train.epochs
+    epochs = n_epochs(config.train.epochs, config.train.min_steps, per_epoch)
+    total_steps = per_epoch * epochs
     warmup = round(config.train.warmup_epochs * per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, warmup, config.train.schedule))
     scaler = _scaler(config.train.amp, dist.device)
 
     progress_state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "sums": {}, "count": 0, "seconds": 0.0,
-                                      "history": []}
+                                      "history": [], "best": None}
     if checkpoint is not None:
         load_weights(model, checkpoint.model, run_dir / CHECKPOINT_FILE)
         optimizer.load_state_dict(checkpoint.optimizer)
@@ -240,16 +253,16 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
                             scheduler=scheduler, scaler=scaler, progress=progress_state, trained_on=trained_on)
 
     title = f"{run_dir.name}: split {ids.index}, {len(train_clips)} training GIFs"
-    for epoch in range(progress_state["epoch"], config.train.epochs):
+    for epoch in range(progress_state["epoch"], epochs):
         train_set.set_epoch(epoch)
         loader_generator.manual_seed(config.train.seed * 1_000_003 + epoch)
         sampler.set_epoch(epoch, start_batch=progress_state["batch"])
         started = time.perf_counter() - progress_state["seconds"]
         model.train()
-        bar = tqdm(train_loader, total=len(sampler), desc=f"epoch {epoch + 1}/{config.train.epochs}", unit="batch",
+        bar = tqdm(train_loader, total=len(sampler), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
                    disable=not progress)
         for batch in bar:
-            values = _train_step(net, batch, config, optimizer, scheduler, scaler, trainable, dist)
+            values = _train_step(net, batch, config, optimizer, scheduler, scaler, trainable, dist, emotion_variance)
             progress_state["step"] += 1
             progress_state["batch"] += 1
             progress_state["count"] += 1
@@ -273,12 +286,16 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
             row |= {f"val_{k}": v for k, v in val.items() if k in ("accuracy", "nmse_per_gif", "nmse_per_emotion",
                                                                    "pearson_mean")}
             board.scalars({f"val/{k[4:]}": v for k, v in row.items() if k.startswith("val_")}, epoch + 1)
+            best = progress_state.get("best")
+            if config.train.select == "best_val" and (best is None or val["nmse_per_emotion"] < best["value"]):
+                save_model(run_dir / BEST_FILE, model, config, trained_on)
+                progress_state["best"] = {"epoch": epoch + 1, "value": val["nmse_per_emotion"]}
         progress_state.update(epoch=epoch + 1, batch=0, sums={}, count=0, seconds=0.0,
                               history=[*progress_state["history"], row])
         checkpoint_now()
         if dist.is_main:
             run_log.write_history_csv(run_dir, progress_state["history"])
-            log.info("epoch %d/%d: %s", epoch + 1, config.train.epochs,
+            log.info("epoch %d/%d: %s", epoch + 1, epochs,
                      ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
         dist.barrier()
     board.close()
@@ -287,11 +304,18 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
     if len(set(digests)) != 1:
         raise KavanError(f"the {dist.world_size} processes ended with different weights: {digests}", run_dir)
     metrics: dict[str, Any] = {}
+    selected = progress_state.get("best")
     if dist.is_main:
+        if selected is not None:  # train.select best_val: test the best validation epoch's weights
+            tensors, _ = read_safetensors(run_dir / BEST_FILE, MODEL_FORMAT)
+            load_weights(model, tensors, run_dir / BEST_FILE)
+            log.info("testing the weights of epoch %d (lowest validation nMSE per emotion, %.4f)",
+                     selected["epoch"], selected["value"])
         test_loader = _eval_loader(make(test_clips, train=False), config)
         predictions = predict(model, test_loader, dataset.ids, dist.device, config.train.amp, progress, "testing")
         metrics = {"split": ids.index, "test": score(predictions), "n_train": len(train_clips),
-                   "n_val": len(val_clips), "n_test": len(test_clips), "epochs": config.train.epochs,
+                   "n_val": len(val_clips), "n_test": len(test_clips), "epochs": epochs,
+                   "selected_epoch": selected["epoch"] if selected is not None else epochs,
                    "steps": progress_state["step"], "history": progress_state["history"],
                    "config_hash": config_hash(config)}
         run_log.plot_curves(run_dir, progress_state["history"], title)
@@ -310,11 +334,12 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
 
 def _train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: KavanConfig,
                 optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any, trainable: list[torch.Tensor],
-                dist: Distributed) -> dict[str, float]:
-    """One optimiser step on this rank's share of a global batch; returns the global batch's loss terms."""
+                dist: Distributed, emotion_variance: torch.Tensor) -> dict[str, float]:
+    """One optimiser step on this rank's share of a global batch; returns the global batch's loss terms.
+    ``emotion_variance``: the training split's variance of each emotion (the nmse_per_emotion normaliser)."""
     device = dist.device
-    targets = LossTargets(intensities=batch["intensities"].to(device),
-                          heatmaps=batch["heatmaps"].to(device), has_heatmap=batch["has_heatmap"].to(device))
+    targets = LossTargets(intensities=batch["intensities"].to(device), heatmaps=batch["heatmaps"].to(device),
+                          has_heatmap=batch["has_heatmap"].to(device), emotion_variance=emotion_variance)
     with autocast(device, config.train.amp):
         output = net(**model_inputs(batch, device))
         terms = total_loss(output, targets, config.loss)
