@@ -21,7 +21,11 @@ ROWS = {
     "softatt-hslstm.yaml": (True, "hslstm", False, 0.0, 0.0, 1.0),
     "mtl-softatt-hslstm.yaml": (True, "hslstm", True, 1.0, 1.0, 1.0),
     "mtl-unsupatt-hslstm.yaml": (True, "hslstm", True, 1.0, 1.0, 0.0),
+    "resnet50-lstm-wide.yaml": (False, "lstm", False, 0.0, 0.0, 0.0),
+    "softatt-lstm-wide.yaml": (True, "lstm", False, 0.0, 0.0, 1.0),
 }
+# the parameter-matched LSTM rows: their wider hidden state (paper architecture, benchmark setting)
+WIDE_HIDDEN = {"resnet50-lstm-wide.yaml": (1636, 288), "softatt-lstm-wide.yaml": (1610, 284)}
 
 
 def test_every_config_is_a_paper_row():
@@ -34,12 +38,29 @@ def test_paper_row_configs(name):
     model, loss = config.model, config.loss
     assert (model.backbone, model.weights, model.frozen, model.input_size, model.t) == (
         "resnet50", "torchvision:IMAGENET1K_V1", False, 224, 8)
+    hidden = WIDE_HIDDEN.get(name, (512,))[0]
     assert (model.temporal.hidden, model.temporal.tiers, model.temporal.segments, model.temporal.node_length) == (
-        512, 2, 2, 4)
+        hidden, 2, 2, 4)
     attention, kind, multitask, lambda_ce, lambda_rank, lambda_kp = ROWS[name]
     assert (model.attention.enabled, model.temporal.kind, model.multitask) == (attention, kind, multitask)
     assert (loss.lambda_ce, loss.lambda_rank, loss.lambda_kp) == (lambda_ce, lambda_rank, lambda_kp)
     assert loss.keypoint_supervision == (lambda_kp > 0)
+
+
+@pytest.mark.parametrize("folder", ["", "bench"])
+@pytest.mark.parametrize(("wide", "twin"), [("softatt-lstm-wide", "softatt-hslstm"),
+                                            ("resnet50-lstm-wide", "resnet50-hslstm")])
+def test_parameter_matched_lstm_rows_match_their_hslstm_twin(folder, wide, twin):
+    from kavan.models import KAVAN
+
+    def trainable_outside_backbone(name):
+        config = load_config(CONFIGS / folder / f"{name}.yaml", ["model.weights=none"])
+        return sum(p.numel() for n, p in KAVAN(config.model).named_parameters() if not n.startswith("backbone"))
+
+    a, b = trainable_outside_backbone(wide), trainable_outside_backbone(twin)
+    assert abs(a - b) / b < 0.002, (a, b)
+    assert load_config(CONFIGS / folder / f"{wide}.yaml").model.temporal.hidden == WIDE_HIDDEN[f"{wide}.yaml"][
+        0 if folder == "" else 1]
 
 
 def test_empty_file_gives_the_defaults(tmp_path):

@@ -20,6 +20,8 @@ ROWS = {
     "softatt-hslstm": (True, "hslstm", False, 0.0, 0.0, 1.0),
     "mtl-softatt-hslstm": (True, "hslstm", True, 1.0, 1.0, 1.0),
     "mtl-unsupatt-hslstm": (True, "hslstm", True, 1.0, 1.0, 0.0),
+    "resnet50-lstm-wide": (False, "lstm", False, 0.0, 0.0, 0.0),
+    "softatt-lstm-wide": (True, "lstm", False, 0.0, 0.0, 1.0),
 }
 
 
@@ -46,6 +48,9 @@ def test_benchmark_configs(row):
     # Every benchmark row trains and tests alike, so the rows differ only in the model and loss.
     reference = load_config(CONFIGS / "bench" / "mtl-softatt-hslstm.yaml")
     assert (bench.data, bench.train) == (reference.data, reference.train)
+    # ... and adapt to the set's size: a step budget, the epoch chosen on a validation hold-out
+    assert (bench.train.min_steps, bench.train.select, bench.data.val_fraction) == (750, "best_val", 0.1)
+    assert bench.loss.regression == "nmse_per_gif"
 
 
 def test_paper_configs_train_end_to_end_with_the_defaults():
