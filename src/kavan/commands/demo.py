@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=400, help="SynthGIF GIFs to generate (default 400)")
     parser.add_argument("--splits", type=int, default=1,
                         help="ablation on the protocol's first N splits (default 1, to fit 15 minutes on 2 cores)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs per row (default: the configs' 15)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="exactly this many training epochs per row (default: the configs' recipe, 15 epochs "
+                        "and at least 750 optimiser steps)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a value in every row's config (repeatable), e.g. --set train.batch_size=16")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
