@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,8 +12,8 @@ import torch.nn.functional as F
 from kavan.config import AttentionConfig, LossConfig, ModelConfig, TemporalConfig
 from kavan.emotions import EMOTIONS, QUADRANTS
 from kavan.errors import KavanError
-from kavan.losses import (LossTargets, keypoint_loss, nmse_loss, nmse_per_emotion_loss, quadrant_targets,
-                          ranking_loss, total_loss)
+from kavan.losses import (LossTargets, TargetStats, keypoint_loss, nmse_loss, nmse_per_emotion_loss,
+                          quadrant_targets, ranking_loss, total_loss)
 from kavan.models import KAVAN
 from kavan.models.kavan import KavanOutput
 
@@ -163,16 +166,25 @@ def test_nmse_per_emotion_loss_is_the_table_2_metric_in_expectation():
     assert nmse_per_emotion_loss(pred, y, y.var(dim=0, unbiased=False)).item() == pytest.approx(1.0, abs=1e-5)
 
 
+def test_target_stats_of_the_training_split():
+    y = np.array([[0.1, 0.3, 0.5] + [0.2] * 14, [0.3, 0.3, 0.3] + [0.2] * 14, [0.5, 0.0, 0.1] + [0.2] * 14])
+    stats = TargetStats.of(y)
+    # emotion 0: values 0.1, 0.3, 0.5 → population variance 0.08 / 3
+    assert stats.emotion_variance[0].item() == pytest.approx(0.08 / 3)
+    assert stats.emotion_variance[5].item() == pytest.approx(0.0, abs=1e-12)
+
+
 def test_regression_term_follows_the_config():
     output = _output(with_head=False, with_attention=False)
     y = torch.rand(2, 17, generator=torch.Generator().manual_seed(2))
-    variance = torch.full((17,), 0.04)
-    per_gif = total_loss(output, LossTargets(y), LossConfig(regression="nmse_per_gif", lambda_ce=0, lambda_kp=0))
+    stats = TargetStats(emotion_variance=torch.full((17,), 0.04))
+    off = LossConfig(lambda_ce=0, lambda_kp=0)
+    per_gif = total_loss(output, LossTargets(y), dataclasses.replace(off, regression="nmse_per_gif"))
     torch.testing.assert_close(per_gif["nmse"], nmse_loss(output.intensities, y))
-    per_emotion = total_loss(output, LossTargets(y, emotion_variance=variance),
-                             LossConfig(regression="nmse_per_emotion", lambda_ce=0, lambda_kp=0))
-    torch.testing.assert_close(per_emotion["nmse"], nmse_per_emotion_loss(output.intensities, y, variance))
-    with pytest.raises(KavanError, match="variance"):
-        total_loss(output, LossTargets(y), LossConfig(regression="nmse_per_emotion", lambda_ce=0, lambda_kp=0))
+    per_emotion = total_loss(output, LossTargets(y, stats=stats), dataclasses.replace(off, regression="nmse_per_emotion"))
+    torch.testing.assert_close(per_emotion["nmse"], nmse_per_emotion_loss(output.intensities, y, stats.emotion_variance))
+    with pytest.raises(KavanError, match="target statistics"):
+        total_loss(output, LossTargets(y), dataclasses.replace(off, regression="nmse_per_emotion"))
     with pytest.raises(KavanError, match="regression"):
         LossConfig(regression="mse")
+

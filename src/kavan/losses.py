@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -42,7 +43,22 @@ class LossTargets:
     intensities: torch.Tensor
     heatmaps: torch.Tensor | None = None
     has_heatmap: torch.Tensor | None = None
-    emotion_variance: torch.Tensor | None = None  # (17,) training-split variance per emotion, for nmse_per_emotion
+    stats: TargetStats | None = None  # the training split's target statistics (normalisers of the nMSE terms)
+
+
+@dataclass(frozen=True)
+class TargetStats:
+    """What the regression losses need to know of the training split's targets, computed once per run.
+
+    emotion_variance: (17,) variance of each emotion over the training GIFs (the nmse_per_emotion normaliser).
+    """
+
+    emotion_variance: torch.Tensor
+
+    @classmethod
+    def of(cls, intensities: np.ndarray, device: torch.device | str = "cpu") -> TargetStats:
+        """The statistics of (N, 17) training intensities."""
+        return cls(torch.from_numpy(np.asarray(intensities, dtype=np.float64).var(axis=0)).float().to(device))
 
 
 def nmse_loss(pred: torch.Tensor, target: torch.Tensor, floor: float = NMSE_VARIANCE_FLOOR) -> torch.Tensor:
@@ -91,9 +107,10 @@ def total_loss(output: KavanOutput, targets: LossTargets, config: LossConfig) ->
     """
     y, y_hat = targets.intensities, output.intensities
     if config.regression == "nmse_per_emotion":
-        if targets.emotion_variance is None:
-            raise KavanError("loss.regression nmse_per_emotion needs the training split's per-emotion variance")
-        regression = nmse_per_emotion_loss(y_hat, y, targets.emotion_variance)
+        if targets.stats is None:
+            raise KavanError("loss.regression nmse_per_emotion needs the training split's target statistics "
+                             "(LossTargets.stats)")
+        regression = nmse_per_emotion_loss(y_hat, y, targets.stats.emotion_variance)
     else:
         regression = nmse_loss(y_hat, y)
     terms = {"nmse": regression, "rank": ranking_loss(y_hat, y, config.rank_margin)}

@@ -48,7 +48,7 @@ from kavan import __version__
 from kavan.config import KavanConfig, config_hash
 from kavan.dataset import Dataset
 from kavan.errors import KavanError
-from kavan.losses import LossTargets, total_loss
+from kavan.losses import LossTargets, TargetStats, total_loss
 from kavan.models import KAVAN
 from kavan.training import run_log
 from kavan.atomic import write_json, write_text
@@ -212,8 +212,7 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
     train_loader = DataLoader(train_set, batch_sampler=sampler, num_workers=config.train.workers,
                               generator=loader_generator, pin_memory=dist.device.type == "cuda")
 
-    emotion_variance = torch.from_numpy(
-        np.var(np.stack([dataset.scores[clip.row] for clip in train_clips]), axis=0)).float().to(dist.device)
+    target_stats = TargetStats.of(np.stack([dataset.scores[clip.row] for clip in train_clips]), dist.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer_cls = torch.optim.AdamW if config.train.optimizer == "adamw" else torch.optim.Adam
     optimizer = optimizer_cls(trainable, lr=config.train.lr, weight_decay=config.train.weight_decay)
@@ -262,7 +261,7 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
         bar = tqdm(train_loader, total=len(sampler), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
                    disable=not progress)
         for batch in bar:
-            values = _train_step(net, batch, config, optimizer, scheduler, scaler, trainable, dist, emotion_variance)
+            values = _train_step(net, batch, config, optimizer, scheduler, scaler, trainable, dist, target_stats)
             progress_state["step"] += 1
             progress_state["batch"] += 1
             progress_state["count"] += 1
@@ -334,12 +333,12 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
 
 def _train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: KavanConfig,
                 optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any, trainable: list[torch.Tensor],
-                dist: Distributed, emotion_variance: torch.Tensor) -> dict[str, float]:
+                dist: Distributed, target_stats: TargetStats) -> dict[str, float]:
     """One optimiser step on this rank's share of a global batch; returns the global batch's loss terms.
-    ``emotion_variance``: the training split's variance of each emotion (the nmse_per_emotion normaliser)."""
+    ``target_stats``: the training split's target statistics (the regression losses' normalisers)."""
     device = dist.device
     targets = LossTargets(intensities=batch["intensities"].to(device), heatmaps=batch["heatmaps"].to(device),
-                          has_heatmap=batch["has_heatmap"].to(device), emotion_variance=emotion_variance)
+                          has_heatmap=batch["has_heatmap"].to(device), stats=target_stats)
     with autocast(device, config.train.amp):
         output = net(**model_inputs(batch, device))
         terms = total_loss(output, targets, config.loss)
