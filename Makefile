@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
 
+# The real-GIF sheet reads $KAVAN_REAL_GIFS; by default the shared folder beside the checkout, when there is one.
+REAL_GIFS ?= $(wildcard ../shared/data/real-gifs)
+
 demo: $(STAMP)
-	$(PY) -m kavan demo --out $(DEMO_OUT)
+	KAVAN_REAL_GIFS="$${KAVAN_REAL_GIFS:-$(REAL_GIFS)}" $(PY) -m kavan demo --out $(DEMO_OUT)
 
 test: $(STAMP) browser
 	$(PY) -m pytest

@@ -8,7 +8,9 @@ import pytest
 
 from kavan.demo import real_gif_folder
 
-REAL_GIF_DIR = real_gif_folder()
+# $KAVAN_REAL_GIFS, else the shared folder beside the checkout, else where the workplace keeps it (a clone elsewhere)
+_SHARED = (Path(__file__).resolve().parents[2] / "shared" / "data" / "real-gifs", Path("/work/shared/data/real-gifs"))
+REAL_GIF_DIR = real_gif_folder() or next((p for p in _SHARED if any(p.glob("*.gif"))), None)
 
 
 @pytest.fixture(scope="session")

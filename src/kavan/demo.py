@@ -62,14 +62,11 @@ OVERLAY_ROW = "mtl-softatt-hslstm"
 
 
 def real_gif_folder() -> Path | None:
-    """The shared real GIFs: $KAVAN_REAL_GIFS, else ../shared/data/real-gifs beside the working directory, else
-    the workplace's /work/shared/data/real-gifs (where a fresh clone elsewhere finds them); None if none exists.
-    The path is absolute, so links made to files in it hold from any directory."""
-    candidates = (os.environ.get("KAVAN_REAL_GIFS"), Path("..") / "shared" / "data" / "real-gifs",
-                  Path("/work/shared/data/real-gifs"))
-    for candidate in candidates:
-        if candidate and any(Path(candidate).glob("*.gif")):
-            return Path(candidate).resolve()
+    """The folder of real GIFs named by $KAVAN_REAL_GIFS, if it holds any GIF; else None (the demo then skips its
+    real-GIF sheet). The path is absolute, so links made to files in it hold from any directory."""
+    folder = os.environ.get("KAVAN_REAL_GIFS")
+    if folder and any(Path(folder).glob("*.gif")):
+        return Path(folder).resolve()
     return None
 
 

@@ -14,7 +14,8 @@ HELP = ("run the demo job: decode the real GIFs, generate a SynthGIF set, run th
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder (default demo-out)")
     parser.add_argument("--real-gifs", type=Path, default=None,
-                        help="folder of real GIFs (default $KAVAN_REAL_GIFS or ../shared/data/real-gifs)")
+                        help="folder of real GIFs (default $KAVAN_REAL_GIFS; without either the real-GIF sheet "
+                        "is skipped)")
     parser.add_argument("--config", type=Path, default=Path("configs/mtl-softatt-hslstm.yaml"),
                         help="model config to describe (default configs/mtl-softatt-hslstm.yaml)")
     parser.add_argument("--n", type=int, default=400, help="SynthGIF GIFs to generate (default 400)")
