@@ -9,38 +9,27 @@ test GIFs for every size) train the full model (default: the benchmark setting's
 kavan.training.trainer.train_split with a split file, so its recipe's validation hold-out comes out of the N), the
 colour-histogram and face-expression baselines (kavan.baselines.run_baseline) and the chance row (the N GIFs'
 mean intensities). Prints one Markdown row per size: nMSE per emotion and accuracy of each. A rerun with the same
---out reuses finished model runs and baseline results. The split's training part must hold max(--sizes) GIFs.
+--out reuses finished model runs and the baseline and chance results made on the same ids. The split's training part must hold max(--sizes) GIFs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
-from kavan.atomic import write_json
 from kavan.baselines import run_baseline
 from kavan.config import load_config
 from kavan.dataset import Dataset
 from kavan.splits import write_split_file
-from kavan.training.ablation import chance_metrics
+from kavan.training.ablation import cached_split_metrics, chance_metrics
 from kavan.training.trainer import train_split
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "configs/bench/mtl-softatt-hslstm.yaml"
 BASELINE_ROWS = ("colour_histogram", "face_expression")
-
-
-def cached(path: Path, compute) -> dict:
-    """``compute()``'s metrics, kept in ``path`` so that a rerun reuses them."""
-    if path.is_file():
-        return json.loads(path.read_text())
-    result = compute()
-    write_json(path, result)
-    return result
 
 
 def main() -> None:
@@ -81,11 +70,12 @@ def main() -> None:
                           resume=True, cache_dir=args.cache_dir, progress=False)
         rows = {"model": run.metrics["test"]}
         for name in BASELINE_ROWS:
-            rows[name] = cached(args.out / name / f"n{size}.json",
-                                lambda name=name: run_baseline(name, dataset, subset, list(test), baseline_cache,
-                                                               t=config.model.t, progress=False))
-        rows["chance"] = cached(args.out / "chance" / f"n{size}.json",
-                                lambda: chance_metrics(dataset, subset, list(test)))
+            rows[name] = cached_split_metrics(
+                args.out / name / f"n{size}.json", subset, test,
+                lambda name=name: run_baseline(name, dataset, subset, list(test), baseline_cache, t=config.model.t,
+                                               progress=False))
+        rows["chance"] = cached_split_metrics(args.out / "chance" / f"n{size}.json", subset, test,
+                                              lambda: chance_metrics(dataset, subset, list(test)))
         order_shown = ("model", *BASELINE_ROWS, "chance")
         nmse = " | ".join(f"{rows[r]['nmse_per_emotion']:.3f}" for r in order_shown)
         acc = " | ".join(f"{100 * rows[r]['accuracy']:.1f} %" for r in order_shown)

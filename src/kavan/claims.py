@@ -144,18 +144,16 @@ class Paired:
 
     @property
     def verdict(self) -> str:
-        if self.n == 0:
+        if self.n < 2:
             return NOT_JUDGED
-        if self.n == 1:
-            return NOT_JUDGED
-        if abs(self.mean) <= self.tie or self.mean == 0.0:
+        if abs(self.mean) <= self.tie:
             return WITHIN_NOISE
         if self.standard_error == 0.0:  # every split moved by the same amount: the sign decides
             return HOLDS if self.mean > 0 else DOES_NOT_HOLD
         t = self.mean / self.standard_error
-        if t > self.critical and self.mean > self.tie:
+        if t > self.critical:
             return HOLDS
-        if t < -self.critical and -self.mean > self.tie:
+        if t < -self.critical:
             return DOES_NOT_HOLD
         return WITHIN_NOISE
 

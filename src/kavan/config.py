@@ -112,8 +112,9 @@ class ModelConfig:
 @dataclass(frozen=True)
 class LossConfig:
     """Weights of L = L_nMSE + λ_ce L_CE + λ_rank L_rank + λ_kp L_kp, the ranking margin m, and which nMSE the
-    regression term is: ``nmse_per_gif`` (default: the paper's nMSE loss as DESIGN reads it) or ``nmse_per_emotion``
-    (the Table 2 metric's own normalisation; it overfits small sets, docs/training.md); kavan.losses."""
+    regression term is: ``nmse_per_gif`` (default: the project's reading of the paper's nMSE loss) or
+    ``nmse_per_emotion`` (the Table 2 metric's own normalisation; it overfits small sets, docs/training.md);
+    kavan.losses."""
 
     regression: Literal["nmse_per_gif", "nmse_per_emotion"] = "nmse_per_gif"
     lambda_ce: float = 1.0

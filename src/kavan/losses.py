@@ -3,9 +3,10 @@
     L = L_nMSE + λ_ce · L_CE + λ_rank · L_rank + λ_kp · L_kp
 
 - L_nMSE (``loss.regression``), one of two normalisations of the squared error:
-  ``nmse_per_gif`` (the default, DESIGN's reading of the paper): Σ_j (ŷ_j − y_j)² / Σ_j (y_j − ȳ)² over the 17 emotions of one
-  GIF, averaged over the batch. A GIF whose targets are (nearly) all equal would divide by zero, so the denominator
-  is floored at ``NMSE_VARIANCE_FLOOR`` (kavan.metrics), the same guard the nMSE-per-GIF metric uses.
+  ``nmse_per_gif`` (the default, the project's reading of the paper's nMSE loss): Σ_j (ŷ_j − y_j)² / Σ_j (y_j − ȳ)²
+  over the 17 emotions of one GIF, averaged over the batch. A GIF whose targets are (nearly) all equal would
+  divide by zero, so the denominator is floored at ``NMSE_VARIANCE_FLOOR`` (kavan.metrics), the same guard the
+  nMSE-per-GIF metric uses.
   ``nmse_per_emotion``: (1/17) Σ_j mean_i (ŷ_ij − y_ij)² / v_j, with v_j the variance of emotion j over the
   training split: the expected value of Table 2's nMSE per emotion (Jou et al.). It learns faster but overfits
   small training sets far sooner than the per-GIF form (docs/training.md has the measurement), so it is an option,

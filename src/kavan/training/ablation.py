@@ -121,12 +121,10 @@ def chance_metrics(dataset: Dataset, train: list[str], test: list[str]) -> dict[
             "n_train": len(train), "n_test": len(test)}
 
 
-def _split_record(train: list[str], test: list[str]) -> dict[str, Any]:
-    return {"train": sorted(train), "test": sorted(test)}
-
-
-def _cached_row(path: Path, record: dict[str, Any], compute) -> dict[str, Any]:
-    """The metrics stored at ``path`` if they were made on the same split, else ``compute()`` stored there."""
+def cached_split_metrics(path: Path, train: list[str], test: list[str], compute) -> dict[str, Any]:
+    """The metrics stored at ``path`` if they were made on the same train/test ids, else ``compute()`` stored there
+    with those ids."""
+    record = {"train": sorted(train), "test": sorted(test)}
     if path.is_file():
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
@@ -187,14 +185,13 @@ def run_ablation(settings: AblationSettings, command: list[str]) -> dict[str, An
     for k, row in bar:
         bar.set_postfix_str(f"split {k} · {row}")
         ids = split_ids(dataset, first, k, None)
-        record = _split_record(ids.train, ids.test)
         if row == CHANCE:
-            result = _cached_row(out / CHANCE / f"split-{k}.json", record,
-                                 lambda: chance_metrics(dataset, ids.train, ids.test))
+            result = cached_split_metrics(out / CHANCE / f"split-{k}.json", ids.train, ids.test,
+                                          lambda: chance_metrics(dataset, ids.train, ids.test))
         elif row in settings.baselines:
-            result = _cached_row(out / row / f"split-{k}.json", record,
-                                 lambda: run_baseline(row, dataset, ids.train, ids.test, baseline_cache,
-                                                      t=first.model.t, progress=settings.progress))
+            result = cached_split_metrics(out / row / f"split-{k}.json", ids.train, ids.test,
+                                          lambda: run_baseline(row, dataset, ids.train, ids.test, baseline_cache,
+                                                               t=first.model.t, progress=settings.progress))
         else:
             config = dict(configs)[row]
             run = train_split(config, dataset.root, out / row / f"split-{k}", split=k, resume=True,
