@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import types
 import typing
@@ -79,6 +80,9 @@ class ModelConfig:
     weights: ``none``, ``torchvision`` / ``torchvision:<ENUM>`` (downloads), ``offline-mobilenet-v2``, or the
     path of a local .pth / .safetensors classification checkpoint (see kavan.models.weights).
     frozen: backbone parameters fixed and its BatchNorm kept in eval mode (for cached-feature training).
+    frozen_until: with frozen false, the dotted name of the last backbone module kept frozen (``features.12`` on
+    MobileNetV2): the modules up to it are fixed (and may be cached), the ones after it train with the rest of
+    KAVAN; empty: the whole backbone trains (the paper's end-to-end setting).
     cut_after: empty for the backbone's last spatial feature map (the paper's); else the dotted name of the last
     backbone module kept, for an earlier, finer map (``features.13`` on MobileNetV2: 96 channels, stride 16).
     t: frames sampled per GIF (TSN). multitask: add the 4-way quadrant head that also feeds the regression head.
@@ -88,6 +92,7 @@ class ModelConfig:
     backbone: str = "resnet50"
     weights: str = "none"
     frozen: bool = False
+    frozen_until: str = ""
     cut_after: str = ""
     input_size: int = 224
     t: int = 8
@@ -101,6 +106,9 @@ class ModelConfig:
             raise KavanError(f"model.input_size and model.t must be >= 1, got {self.input_size} and {self.t}")
         if not 0.0 <= self.dropout < 1.0:
             raise KavanError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.frozen and self.frozen_until:
+            raise KavanError("model.frozen_until names where a partly trainable backbone's frozen part ends; with "
+                             "model.frozen: true the whole backbone is frozen: set one of them")
         temporal = self.temporal
         if temporal.kind == "hslstm" and self.t != temporal.segments * temporal.node_length:
             raise KavanError(
@@ -190,7 +198,10 @@ class TrainConfig:
     schedule: per-step learning rate, ``constant`` or ``cosine`` (to 0 at the last step), after a linear warm-up
     of warmup_epochs. grad_clip: largest gradient norm (0: no clipping). seed: model initialisation, dropout,
     batch order and per-clip frame/crop draws. workers: DataLoader worker processes.
-    feature_cache: train on cached backbone features (needs model.frozen). checkpoint_every: also save a
+    backbone_lr_scale: the learning rate of the backbone's trainable part is lr × this (the rest of KAVAN trains
+    at lr); 1: one learning rate for everything.
+    feature_cache: train on cached features of the backbone's frozen part (needs model.frozen or
+    model.frozen_until). checkpoint_every: also save a
     resumable checkpoint every this many optimiser steps (0: at epoch ends only).
     device: auto (cuda when available), cpu or cuda. amp: autocast precision, off, bf16 (CPU and GPU) or fp16
     (GPU only, with gradient scaling).
@@ -208,6 +219,7 @@ class TrainConfig:
     batch_size: int = 16
     optimizer: Literal["adam", "adamw"] = "adamw"
     lr: float = 1e-4
+    backbone_lr_scale: float = 1.0
     weight_decay: float = 1e-4
     schedule: Literal["constant", "cosine"] = "cosine"
     warmup_epochs: float = 1.0
@@ -225,7 +237,7 @@ class TrainConfig:
                 raise KavanError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.select not in ("last", "best_val"):
             raise KavanError(f"train.select must be last or best_val, got {self.select!r}")
-        for name in ("lr", "weight_decay", "warmup_epochs", "grad_clip", "workers", "checkpoint_every", "min_steps"):
+        for name in ("lr", "backbone_lr_scale", "weight_decay", "warmup_epochs", "grad_clip", "workers", "checkpoint_every", "min_steps"):
             if getattr(self, name) < 0:
                 raise KavanError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if self.lr == 0:
@@ -242,8 +254,9 @@ class KavanConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        if self.train.feature_cache and not self.model.frozen:
-            raise KavanError("train.feature_cache needs a frozen backbone: set model.frozen: true")
+        if self.train.feature_cache and not (self.model.frozen or self.model.frozen_until):
+            raise KavanError("train.feature_cache needs a frozen backbone or frozen part: set model.frozen: true "
+                             "or model.frozen_until")
         if self.train.feature_cache and self.data.augment:
             raise KavanError("train.feature_cache stores the features of un-augmented frames: set data.augment: "
                              "false (or train end to end without the cache)")
@@ -363,4 +376,6 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
         return float(value)
     if hint in (bool, int, float, str) and (type(value) is not hint):
         raise KavanError(f"{key} must be {hint.__name__}, got {value!r}")
+    if hint is float and not math.isfinite(value):
+        raise KavanError(f"{key} must be a finite number, got {value!r}")
     return value

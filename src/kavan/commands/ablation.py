@@ -16,10 +16,12 @@ HELP = "run every table row (paper rows, unsupervised attention, baselines, chan
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder (docs/data.md)")
     parser.add_argument("--configs", nargs="+", type=Path, metavar="FILE",
-                        help="model row configs (default: the eight rows of --settings)")
-    parser.add_argument("--settings", choices=("bench", "paper"), default="bench",
-                        help="configs/bench (frozen MobileNetV2, cached features; default) or configs (paper: the "
-                             "paper's architecture, ResNet-50 end to end, with project-default hyper-parameters)")
+                        help="model row configs (default: the rows of --settings)")
+    parser.add_argument("--settings", choices=("bench", "bench-trainable", "paper"), default="bench",
+                        help="configs/bench (frozen MobileNetV2, cached features; default), configs/bench-trainable "
+                             "(the same with MobileNetV2's last block trained on cached features of the rest) or "
+                             "configs (paper: the paper's architecture, ResNet-50 end to end, with project-default "
+                             "hyper-parameters)")
     parser.add_argument("--splits", type=int, metavar="N",
                         help="run only the protocol's first N splits (default: all of them, 5)")
     parser.add_argument("--baselines", nargs="*", metavar="NAME",

@@ -8,7 +8,7 @@ from kavan.models.attention import FacialSoftAttention
 from kavan.models.backbone import Backbone, feature_shape
 from kavan.models.heads import EmotionHeads
 from kavan.models.hslstm import HSLSTM
-from kavan.models.kavan import KAVAN, KavanOutput, parameter_counts
+from kavan.models.kavan import KAVAN, KavanOutput, parameter_counts, trainable_modules
 from kavan.models.temporal import FrameLSTM, TemporalOutput
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "TemporalOutput",
     "feature_shape",
     "parameter_counts",
+    "trainable_modules",
 ]

@@ -42,31 +42,57 @@ log = logging.getLogger(__name__)
 class Backbone(nn.Module):
     """Normalised frames (N, 3, H, W) → feature blocks (N, C, K, K).
 
-    frozen: parameters get requires_grad False, the trunk stays in eval mode (BatchNorm keeps the running
-    statistics that came with the weights even while the rest of the network trains) and runs without building
-    a graph.
+    The trunk may be split in two: a frozen part (``frozen`` True: all of it; ``frozen_until``: the modules up to
+    that dotted name) and the trainable rest. The frozen part's parameters get requires_grad False, its BatchNorm
+    stays in eval mode (keeping the running statistics that came with the weights even while the rest trains) and
+    it runs without building a graph. Its output is what a feature cache stores (``encode_frozen``); ``tail``
+    finishes the map from there. Both parts are views of ``body``, so checkpoint keys do not depend on the split.
     """
 
-    def __init__(self, name: str = "resnet50", weights: str = NONE, frozen: bool = False, cut_after: str = ""):
+    def __init__(self, name: str = "resnet50", weights: str = NONE, frozen: bool = False, cut_after: str = "",
+                 frozen_until: str = ""):
         super().__init__()
         self.name = name
         self.frozen = frozen
         self.body = build_trunk(name, weights, cut_after)
         if frozen:
-            self.body.requires_grad_(False)
-            self.body.eval()
+            stem, tail = self.body, nn.Sequential()
+        elif frozen_until:
+            stem, tail = split_after(self.body, frozen_until, name)
+        else:
+            stem, tail = nn.Sequential(), self.body
+        # plain attribute (a tuple, not registered): the modules are registered once, under body
+        self._parts = (stem, tail)
+        stem.requires_grad_(False)
+        stem.eval()
+
+    @property
+    def stem(self) -> nn.Sequential:
+        """The frozen part (empty when the whole backbone trains)."""
+        return self._parts[0]
+
+    @property
+    def tail(self) -> nn.Sequential:
+        """The trainable part (empty when the whole backbone is frozen)."""
+        return self._parts[1]
+
+    @property
+    def partly_frozen(self) -> bool:
+        """Whether the backbone has both a frozen and a trainable part."""
+        return len(self.stem) > 0 and len(self.tail) > 0
 
     def train(self, mode: bool = True) -> Backbone:
         super().train(mode)
-        if self.frozen:
-            self.body.eval()
+        self.stem.eval()
         return self
 
+    def encode_frozen(self, frames: torch.Tensor) -> torch.Tensor:
+        """The frozen part's output (the frames themselves when nothing is frozen), without a graph."""
+        with torch.no_grad():
+            return self.stem(frames)
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        if self.frozen:
-            with torch.no_grad():
-                return self.body(frames)
-        return self.body(frames)
+        return self.tail(self.encode_frozen(frames)) if len(self.stem) else self.tail(frames)
 
 
 def feature_shape(name: str, input_size: int, cut_after: str = "") -> tuple[int, int]:
@@ -184,6 +210,37 @@ def truncate(chain: nn.Sequential, cut_after: str, name: str, within: str = "") 
             raise KavanError(f"backbone {name}: cannot cut inside {path!r}, a {type(inner).__name__}")
         kept[head] = truncate(inner, rest, name, path)
     return nn.Sequential(kept)
+
+
+def split_after(chain: nn.Sequential, last: str, name: str, within: str = "") -> tuple[nn.Sequential, nn.Sequential]:
+    """``chain`` cut in two after the dotted path ``last``: (the modules up to it, the modules after it).
+
+    Both are new Sequentials holding the same module objects under the same names (nested Sequentials are split
+    too), so ``chain`` still owns and names every parameter. The second part must not be empty.
+    """
+    head, _, rest = last.partition(".")
+    path = f"{within}.{head}" if within else head
+    names = [child for child, _ in chain.named_children()]
+    if head not in names:
+        raise KavanError(f"backbone {name} has no module {path!r} to freeze up to "
+                         f"(modules {'in ' + repr(within) if within else 'at the top'}: {', '.join(names)})")
+    at = names.index(head)
+    before = OrderedDict((child, chain.get_submodule(child)) for child in names[:at])
+    after = OrderedDict((child, chain.get_submodule(child)) for child in names[at + 1:])
+    inner = chain.get_submodule(head)
+    if rest:
+        if not isinstance(inner, nn.Sequential):
+            raise KavanError(f"backbone {name}: cannot split inside {path!r}, a {type(inner).__name__}")
+        inner_before, inner_after = split_after(inner, rest, name, path)
+        before[head] = inner_before
+        if len(inner_after):
+            after = OrderedDict([(head, inner_after), *after.items()])
+    else:
+        before[head] = inner
+    if not after and not within:
+        raise KavanError(f"backbone {name}: nothing is left to train after {last!r}; "
+                         "use model.frozen: true to freeze the whole backbone")
+    return nn.Sequential(before), nn.Sequential(after)
 
 
 def _classifier(name: str) -> nn.Module:

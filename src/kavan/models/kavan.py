@@ -2,7 +2,9 @@
 
     frames (B, T, 3, H, W) ──backbone──▶ X_t (B, T, C, K, K) ──temporal (+ facial attention)──▶ r ──heads──▶ ŷ, z
 
-The backbone can be skipped by passing its cached output as ``features``; both paths give the same numbers.
+The backbone can be skipped by passing its output as ``features``, or its frozen part by passing that part's
+cached output as ``cached`` (the trainable rest of the backbone then runs on it); every path gives the same
+numbers.
 Which pieces are used is the config's business: attention on/off, LSTM or HS-LSTM, multi-task on/off.
 """
 
@@ -44,7 +46,12 @@ class KAVAN(nn.Module):
         super().__init__()
         self.config = config
         self.channels, self.cells = feature_shape(config.backbone, config.input_size, config.cut_after)  # C, K
-        self.backbone = Backbone(config.backbone, config.weights, config.frozen, config.cut_after)
+        self.backbone = Backbone(config.backbone, config.weights, config.frozen, config.cut_after,
+                                 config.frozen_until)
+        # (C, K) of what the backbone's frozen part outputs: a feature cache's blocks
+        self.cached_channels, self.cached_cells = (
+            feature_shape(config.backbone, config.input_size, config.frozen_until) if config.frozen_until
+            else (self.channels, self.cells))
         temporal = config.temporal
         attention = (
             FacialSoftAttention(self.channels, temporal.hidden, config.attention.size, config.attention.residual_init)
@@ -65,16 +72,34 @@ class KAVAN(nn.Module):
 
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Backbone feature blocks (B, T, C, K, K) of normalised frames (B, T, 3, H, W): what a feature cache stores."""
+        self._check_frames(frames)
+        return self.backbone(frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
+
+    def _check_frames(self, frames: torch.Tensor) -> None:
         size = self.config.input_size
         if frames.dim() != 5 or frames.shape[2] != 3 or frames.shape[3:] != (size, size):
             raise KavanError(f"frames must have shape (B, T, 3, {size}, {size}), got {tuple(frames.shape)}")
-        return self.backbone(frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
 
-    def forward(self, frames: torch.Tensor | None = None, *, features: torch.Tensor | None = None) -> KavanOutput:
-        """Predict from frames (B, T, 3, H, W), normalised as kavan.transforms gives them, or cached features."""
-        if (frames is None) == (features is None):
-            raise KavanError("pass exactly one of frames and features")
-        if features is None:
+    def encode_frozen(self, frames: torch.Tensor) -> torch.Tensor:
+        """The output (B, T, C', K', K') of the backbone's frozen part for frames (B, T, 3, H, W): what a feature
+        cache stores. The whole backbone's output when it is frozen."""
+        self._check_frames(frames)
+        return self.backbone.encode_frozen(frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
+
+    def forward(self, frames: torch.Tensor | None = None, *, features: torch.Tensor | None = None,
+                cached: torch.Tensor | None = None) -> KavanOutput:
+        """Predict from frames (B, T, 3, H, W), normalised as kavan.transforms gives them, from the backbone's
+        output ``features``, or from its frozen part's output ``cached`` (encode_frozen)."""
+        if sum(x is not None for x in (frames, features, cached)) != 1:
+            raise KavanError("pass exactly one of frames, features and cached")
+        if cached is not None:
+            expected = (self.config.t, self.cached_channels, self.cached_cells, self.cached_cells)
+            if cached.dim() != 5 or tuple(cached.shape[1:]) != expected:
+                raise KavanError(f"cached features must have shape (B, {', '.join(map(str, expected))}), "
+                                 f"got {tuple(cached.shape)}")
+            tail = self.backbone.tail
+            features = tail(cached.flatten(0, 1)).unflatten(0, cached.shape[:2]) if len(tail) else cached
+        elif frames is not None:
             features = self.encode_frames(frames)
         expected = (self.config.t, self.channels, self.cells, self.cells)
         if features.dim() != 5 or tuple(features.shape[1:]) != expected:
@@ -91,7 +116,8 @@ class KAVAN(nn.Module):
 
 
 def parameter_counts(model: KAVAN) -> dict[str, int]:
-    """Parameters per part: backbone, attention, temporal (without the attention it owns), heads, total, trainable."""
+    """Parameters per part: backbone, attention, temporal (without the attention it owns), heads, total, trainable,
+    and backbone_trainable (those of the backbone's trainable part)."""
     def count(module: nn.Module | None) -> int:
         return 0 if module is None else sum(p.numel() for p in module.parameters())
 
@@ -103,4 +129,23 @@ def parameter_counts(model: KAVAN) -> dict[str, int]:
         "heads": count(model.heads),
         "total": count(model),
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "backbone_trainable": sum(p.numel() for p in model.backbone.parameters() if p.requires_grad),
     }
+
+
+def trainable_modules(model: KAVAN) -> list[str]:
+    """The top-most modules whose parameters all train (``backbone.body.features.13``, ``temporal``, ``heads``):
+    which parts of a config's network learn."""
+    names: list[str] = []
+
+    def visit(module: torch.nn.Module, prefix: str) -> None:
+        params = list(module.parameters())
+        if params and all(p.requires_grad for p in params):
+            names.append(prefix)
+            return
+        for child_name, child in module.named_children():
+            visit(child, f"{prefix}.{child_name}")
+
+    for name, child in model.named_children():
+        visit(child, name)
+    return names

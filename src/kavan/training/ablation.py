@@ -60,7 +60,12 @@ ROW_LABELS = {
 }
 # "paper": the paper's architecture (ResNet-50 end to end) with project-default hyper-parameters; the paper gives
 # no training hyper-parameters (kavan.config_sources)
-SETTINGS_DIRS = {"bench": Path("configs") / "bench", "paper": Path("configs")}
+# "bench-trainable": bench with the backbone's last block trained on a cache of the frozen rest (six paper rows)
+SETTINGS_DIRS = {"bench": Path("configs") / "bench", "bench-trainable": Path("configs") / "bench-trainable",
+                 "paper": Path("configs")}
+# the rows every setting has; the parameter-matched rows are optional
+PAPER_ROWS = ("resnet50-lstm", "softatt-lstm", "resnet50-hslstm", "softatt-hslstm", "mtl-softatt-hslstm",
+              "mtl-unsupatt-hslstm")
 CHANCE = "chance"
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
@@ -93,14 +98,15 @@ class AblationSettings:
 
 
 def default_configs(settings: str, root: Path | None = None) -> tuple[Path, ...]:
-    """The eight row configs of ``settings`` (bench | paper) in table order, from ./configs or the source checkout."""
+    """The row configs of ``settings`` (bench | bench-trainable | paper) in table order, from ./configs or the
+    source checkout: the six paper rows, and the parameter-matched rows where the setting has them."""
     if settings not in SETTINGS_DIRS:
-        raise KavanError(f"unknown settings {settings!r} (bench or paper)")
+        raise KavanError(f"unknown settings {settings!r} ({', '.join(SETTINGS_DIRS)})")
     candidates = [root] if root is not None else [Path.cwd(), Path(__file__).resolve().parents[3]]
     for base in candidates:
         folder = base / SETTINGS_DIRS[settings]
-        if all((folder / f"{name}.yaml").is_file() for name in ROW_LABELS):
-            return tuple(folder / f"{name}.yaml" for name in ROW_LABELS)
+        if all((folder / f"{name}.yaml").is_file() for name in PAPER_ROWS):
+            return tuple(folder / f"{name}.yaml" for name in ROW_LABELS if (folder / f"{name}.yaml").is_file())
     raise KavanError(f"no configs/ folder with the {settings} rows here or in the source checkout; pass --configs")
 
 

@@ -52,10 +52,24 @@ class Checkpoint:
     trained_on: dict[str, Any]
 
 
+class NonFiniteWeights(KavanError):
+    """A model's weights hold NaN or infinity (a diverged run): they are never written."""
+
+
+def check_finite(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+    """Raise NonFiniteWeights naming the first tensor of ``model`` with a NaN or infinite value."""
+    for name, value in model.state_dict().items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise NonFiniteWeights(f"not written: weight {name} holds NaN or infinite values (the training "
+                                   "diverged; lower train.lr)", path)
+
+
 def save_checkpoint(path: str | os.PathLike[str], *, config: KavanConfig, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any | None,
                     progress: dict[str, Any], trained_on: dict[str, Any] | None = None) -> None:
-    """Write a resumable checkpoint atomically (see the module docstring for the layout)."""
+    """Write a resumable checkpoint atomically (see the module docstring for the layout); weights that are not all
+    finite are refused (NonFiniteWeights) and nothing is written."""
+    check_finite(model, path)
     tensors = {f"model.{name}": value for name, value in model.state_dict().items()}
     optim_state = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
@@ -124,7 +138,9 @@ def restore_rng(rng: dict[str, torch.Tensor]) -> None:
 
 def save_model(path: str | os.PathLike[str], model: torch.nn.Module, config: KavanConfig,
                trained_on: dict[str, Any]) -> None:
-    """Write a trained model: weights, the config, and ``trained_on`` (dataset record, split, run)."""
+    """Write a trained model: weights, the config, and ``trained_on`` (dataset record, split, run). Weights that
+    are not all finite are refused (NonFiniteWeights) and nothing is written: no model file ever holds NaN."""
+    check_finite(model, path)
     metadata = {
         "format": MODEL_FORMAT,
         "config": json.dumps(config.to_dict(), sort_keys=True),

@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
-from kavan import keypoint_cache
+from kavan import decode, keypoint_cache
 from kavan.config import DataConfig
 from kavan.dataset import Dataset
 from kavan.errors import KavanError
@@ -97,6 +97,46 @@ def prepare_clips(dataset: Dataset, ids: list[str], progress: bool = True) -> Pr
     for gif_id, reason in ignored.items():
         log.warning("keypoints not used: %s", reason)
     return PreparedClips(clips, excluded, ignored)
+
+
+class _DecodeCheck(TorchDataset):
+    """Decodes every frame of each clip's media, one frame in memory at a time (run in DataLoader workers)."""
+
+    def __init__(self, dataset: Dataset, clips: list[Clip]):
+        self.dataset, self.clips = dataset, clips
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> tuple[str, str | None]:
+        clip = self.clips[index]
+        path = self.dataset.media_path(clip.gif_id)
+        try:
+            n = sum(1 for _ in decode.iter_frames(path))
+        except KavanError as err:
+            return clip.gif_id, str(err)
+        if n != clip.n_frames:
+            return clip.gif_id, str(KavanError(f"decoded {n} frames but the file declares {clip.n_frames}", path))
+        return clip.gif_id, None
+
+
+def undecodable(dataset: Dataset, clips: list[Clip], workers: int = 0, progress: bool = True, rank: int = 0,
+                world_size: int = 1) -> dict[str, str]:
+    """{id: reason} of this rank's share of ``clips`` whose frames cannot all be decoded.
+
+    End-to-end training decodes random frames in every epoch, so one corrupt frame would stop a run hours in;
+    decoding every frame once before the first step leaves such a GIF out instead, as filling a feature cache
+    does in cached training.
+    """
+    mine = clips[rank::world_size]
+    loader = torch.utils.data.DataLoader(_DecodeCheck(dataset, mine), batch_size=None, num_workers=workers)
+    failed = {}
+    for gif_id, reason in tqdm(loader, total=len(mine), desc="decoding every frame", unit="GIF",
+                               disable=not progress, leave=False):
+        if reason is not None:
+            failed[gif_id] = reason
+            log.warning("left out of the run: %s", reason)
+    return failed
 
 
 def sample_generator(seed: int, epoch: int, row: int) -> np.random.Generator:

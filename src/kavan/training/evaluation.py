@@ -51,9 +51,10 @@ def autocast(device: torch.device, amp: str):
 
 
 def model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """The forward() keyword of a batch: ``frames`` or cached ``features``, as float32 on ``device``."""
+    """The forward() keyword of a batch: ``frames``, or ``cached`` (a feature cache's blocks: the output of the
+    backbone's frozen part) as float32, on ``device``."""
     if "features" in batch:
-        return {"features": batch["features"].to(device, non_blocking=True).float()}
+        return {"cached": batch["features"].to(device, non_blocking=True).float()}
     return {"frames": batch["frames"].to(device, non_blocking=True)}
 
 

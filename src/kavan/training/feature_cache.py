@@ -1,11 +1,14 @@
-"""Backbone features computed once and kept on disk, for training with a frozen backbone.
+"""Backbone features computed once and kept on disk, for training with a frozen backbone or frozen first part.
 
-A frozen backbone maps the same frame to the same features in every epoch, every ablation row and every split,
-so they are computed once: per GIF, the features (F', C, K, K) of its cached frames (every frame, or the T
-evaluation frames; ``data.cache_frames``) under the evaluation transform (whole frame resized to S x S).
+A frozen backbone (or the frozen first part of a partly trainable one, ``model.frozen_until``) maps the same frame
+to the same features in every epoch, every ablation row and every split, so they are computed once: per GIF, the
+frozen part's output (F', C, K, K) for its cached frames (every frame, or the T evaluation frames;
+``data.cache_frames``) under the evaluation transform (whole frame resized to S x S). The trainable rest of the
+backbone, if any, runs on them in every step (KAVAN's ``cached`` input).
 
 Keying. Everything that changes the numbers is hashed into the cache's folder name (``CacheKey``): the format
-version, the backbone name, a SHA-256 of the backbone's actual weights (so ``none`` with another seed, another
+version, the backbone name, where the cached map is taken (``cut_after``: the backbone's cut, or the end of its
+frozen part), a SHA-256 of the frozen part's actual weights (so ``none`` with another seed, another
 weights file, or a re-downloaded one can never be confused), the input size, the frame policy and T, the
 transform's size, mean and std, the storage dtype and the torch / torchvision versions. Per GIF, the file
 records its media file's size, modification time and SHA-256: a GIF whose file changed is recomputed, one that
@@ -82,10 +85,11 @@ class CacheKey:
         return f"{self.backbone}{cut}-{self.input_size}px-{self.frames}-{self.digest[:16]}"
 
 
-def weights_sha256(module: torch.nn.Module) -> str:
-    """SHA-256 over a module's state dict (names, dtypes, shapes and bytes, in name order)."""
+def weights_sha256(module: torch.nn.Module, prefix: str = "") -> str:
+    """SHA-256 over a module's state dict (names, dtypes, shapes and bytes, in name order); ``prefix`` is put
+    before every name (a part of a module hashes as it is named in the whole)."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in sorted(module.state_dict(prefix=prefix).items()):
         value = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode("utf-8"))
         digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -93,11 +97,14 @@ def weights_sha256(module: torch.nn.Module) -> str:
 
 
 def cache_key(model, frames: str, dtype: str) -> CacheKey:
-    """The key of the features that KAVAN ``model`` (its backbone and config) gives under a frame policy."""
+    """The key of the features that KAVAN ``model``'s frozen backbone (or frozen part) gives under a frame policy."""
     cfg = model.config
     transform = FrameTransform.evaluation(cfg.input_size)
-    return CacheKey(backbone=cfg.backbone, cut_after=cfg.cut_after, weights=cfg.weights,
-                    weights_sha256=weights_sha256(model.backbone),
+    if model.backbone.partly_frozen:  # the cached map is the frozen part's, and only its weights count
+        cut, weights = cfg.frozen_until, weights_sha256(model.backbone.stem, prefix="body.")
+    else:
+        cut, weights = cfg.cut_after, weights_sha256(model.backbone)
+    return CacheKey(backbone=cfg.backbone, cut_after=cut, weights=cfg.weights, weights_sha256=weights,
                     input_size=cfg.input_size, frames=frames, t=cfg.t,
                     transform=f"size={transform.size} mean={transform.mean} std={transform.std} whole-frame",
                     dtype=dtype)
@@ -152,7 +159,7 @@ class FeatureCache:
              workers: int = 0, progress: bool = True, rank: int = 0, world_size: int = 1) -> FillReport:
         """Compute the features of every clip whose file is missing or stale; this rank does its share.
 
-        encode: normalised frames (N, 3, S, S) → features (N, C, K, K) (the frozen backbone). A GIF that
+        encode: normalised frames (N, 3, S, S) → features (N, C, K, K) (the frozen backbone or part). A GIF that
         cannot be decoded is reported in ``failed`` and the others go on.
         """
         self.folder.mkdir(parents=True, exist_ok=True)

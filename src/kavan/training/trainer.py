@@ -54,7 +54,7 @@ from kavan.training import run_log
 from kavan.atomic import write_json, write_text
 from kavan.training.checkpoint import (MODEL_FORMAT, load_checkpoint, load_weights, read_safetensors, restore_rng,
                                       save_checkpoint, save_model)
-from kavan.training.clips import Clip, ClipDataset, FeatureClipDataset, prepare_clips
+from kavan.training.clips import Clip, ClipDataset, FeatureClipDataset, prepare_clips, undecodable
 from kavan.training.distributed import Distributed, GlobalBatchSampler
 from kavan.training.evaluation import autocast, model_inputs, predict, save_predictions, score
 from kavan.training.feature_cache import FeatureCache, cache_key, weights_sha256
@@ -71,6 +71,10 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.safetensors"
 CACHE_SUBDIR = Path("cache") / "features"
 LOSS_TERMS = ("total", "nmse", "rank", "ce", "kp")
+
+
+class Diverged(KavanError):
+    """A training step's loss is NaN or infinite (the reason lists the loss terms)."""
 
 
 @dataclass
@@ -129,6 +133,20 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
         return 1.0
     span = max(1, total_steps - warmup_steps)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup_steps) / span)))
+
+
+def parameter_groups(model: KAVAN, config: KavanConfig) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: everything trainable at train.lr, except the backbone's trainable part,
+    which gets lr × train.backbone_lr_scale when that is not 1 (then in a second group, so the first group's lr is
+    the one logged)."""
+    backbone = {id(p) for p in model.backbone.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    scale = config.train.backbone_lr_scale
+    if scale == 1.0:
+        return [{"params": trainable}]
+    rest = [p for p in trainable if id(p) not in backbone]
+    tail = [p for p in trainable if id(p) in backbone]
+    return [{"params": rest}] + ([{"params": tail, "lr": config.train.lr * scale}] if tail else [])
 
 
 def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os.PathLike[str], *, split: int = 0,
@@ -215,7 +233,8 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
     target_stats = TargetStats.of(np.stack([dataset.scores[clip.row] for clip in train_clips]), dist.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer_cls = torch.optim.AdamW if config.train.optimizer == "adamw" else torch.optim.Adam
-    optimizer = optimizer_cls(trainable, lr=config.train.lr, weight_decay=config.train.weight_decay)
+    optimizer = optimizer_cls(parameter_groups(model, config), lr=config.train.lr,
+                              weight_decay=config.train.weight_decay)
     per_epoch = sampler.batches_per_epoch
     epochs = n_epochs(config.train.epochs, config.train.min_steps, per_epoch)
     total_steps = per_epoch * epochs
@@ -261,7 +280,17 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
         bar = tqdm(train_loader, total=len(sampler), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
                    disable=not progress)
         for batch in bar:
-            values = _train_step(net, batch, config, optimizer, scheduler, scaler, trainable, dist, target_stats)
+            try:
+                values = _train_step(net, batch, config, optimizer, scheduler, scaler, trainable, dist,
+                                     target_stats)
+            except Diverged as err:
+                message = (f"training diverged at step {progress_state['step'] + 1} (epoch {epoch + 1}): the loss "
+                           f"is not finite ({err.reason}); no model was written from this run. Lower train.lr "
+                           f"(now {config.train.lr:g}) or raise train.warmup_epochs, and start a new --out")
+                if dist.is_main:
+                    run_info.update(status="diverged", error=message, finished=_now())
+                    write_json(run_dir / RUN_FILE, run_info)
+                raise KavanError(message, run_dir) from None
             progress_state["step"] += 1
             progress_state["batch"] += 1
             progress_state["count"] += 1
@@ -335,6 +364,7 @@ def _train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Ka
                 optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any, trainable: list[torch.Tensor],
                 dist: Distributed, target_stats: TargetStats) -> dict[str, float]:
     """One optimiser step on this rank's share of a global batch; returns the global batch's loss terms.
+    A loss that is not finite raises Diverged before the step, so the weights stay those of the last good step.
     ``target_stats``: the training split's target statistics (the regression losses' normalisers)."""
     device = dist.device
     targets = LossTargets(intensities=batch["intensities"].to(device), heatmaps=batch["heatmaps"].to(device),
@@ -351,6 +381,11 @@ def _train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Ka
         corrected = terms["kp"] * share
         terms["total"] = terms["total"] + config.loss.lambda_kp * (corrected - terms["kp"])
         terms["kp"] = corrected
+    present = [key for key in LOSS_TERMS if key in terms]
+    values = torch.stack([terms[key].detach().float() for key in present])
+    values = dist.all_reduce_sum(values) / dist.world_size  # every rank sees the same values, and stops together
+    if not bool(torch.isfinite(values).all()):
+        raise Diverged(", ".join(f"{key} {value:.4g}" for key, value in zip(present, values.tolist())))
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(terms["total"]).backward()
@@ -365,9 +400,6 @@ def _train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Ka
     else:
         optimizer.step()
     scheduler.step()
-    present = [key for key in LOSS_TERMS if key in terms]
-    values = torch.stack([terms[key].detach().float() for key in present])
-    values = dist.all_reduce_sum(values) / dist.world_size
     return dict(zip(present, values.tolist()))
 
 
@@ -394,6 +426,10 @@ def _prepare_data(dataset: Dataset, ids: SplitIds, model: KAVAN, config: KavanCo
             log.info("feature cache %s: %d reused, %d computed, %d failed", cache.folder, report.reused,
                      report.computed, len(failed))
         dist.barrier()
+    else:  # end to end: a frame that cannot be decoded leaves its GIF out now, not the run later
+        for part in dist.all_gather(undecodable(dataset, prepared.clips, config.train.workers, progress,
+                                                dist.rank, dist.world_size)):
+            excluded.update(part)
     usable = {clip.gif_id: clip for clip in prepared.clips if clip.gif_id not in excluded}
     parts = [[usable[g] for g in part if g in usable] for part in (ids.train, ids.val, ids.test)]
     if not parts[0] or not parts[2]:
@@ -411,14 +447,15 @@ def channels_last(model: KAVAN) -> KAVAN:
 
 
 def _encoder(model: KAVAN):
-    """Normalised frames (N, 3, S, S) → backbone features (N, C, K, K), through KAVAN.encode_frames."""
+    """Normalised frames (N, 3, S, S) → the backbone's frozen part's features (N, C, K, K), through
+    KAVAN.encode_frozen."""
     device = next(model.parameters()).device
     channels_last(model)
 
     @torch.inference_mode()
     def encode(frames: torch.Tensor) -> torch.Tensor:
         frames = frames.to(device).contiguous(memory_format=torch.channels_last)
-        return model.encode_frames(frames.unsqueeze(0)).squeeze(0).contiguous()
+        return model.encode_frozen(frames.unsqueeze(0)).squeeze(0).contiguous()
 
     return encode
 

@@ -1,0 +1,83 @@
+"""Training in the face of bad input and divergence: a GIF with a corrupt frame is left out and recorded (end to
+end as with a feature cache), a diverging loss stops the run with a clear error and writes no model, and a
+config with a non-finite number is refused before anything is written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+import yaml
+from gif_bytes import Frame, gif_bytes, graphic_control
+from training_data import make_synth, tiny_mapping
+
+from kavan.cli import main
+from kavan.training.checkpoint import load_checkpoint
+
+PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    return make_synth(tmp_path_factory.mktemp("synth") / "data", n=16, seed=2)
+
+
+def corrupt_gif(bad: int = 6) -> bytes:
+    """A 4x4 GIF of ``bad`` + 1 frames whose last frame, ``bad``, holds no pixels (its data is a clear code and
+    the end code): the header and every other frame are valid, so only decoding that frame finds it."""
+    frame = Frame([[0, 1, 2, 3]] * 4)
+    head = gif_bytes(4, 4, [frame] * bad, PALETTE, trailer=False)
+    start = len(head) + len(graphic_control(frame.delay_cs)) + 10  # the bad frame's descriptor is 10 bytes
+    whole = gif_bytes(4, 4, [frame] * (bad + 1), PALETTE)
+    return whole[:start] + b"\x02\x01\x2c\x00\x3b"
+
+
+def _config(tmp_path, *overrides):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(tiny_mapping(*overrides)))
+    return path
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["end-to-end", "cached"])
+def test_a_gif_with_a_corrupt_frame_is_left_out_and_recorded(clean, tmp_path, cached):
+    data = tmp_path / "data"
+    shutil.copytree(clean, data)
+    victim = sorted(p.stem for p in (data / "gifs").iterdir())[3]
+    (data / "gifs" / f"{victim}.gif").write_bytes(corrupt_gif())
+    overrides = ["data.augment=false", "train.feature_cache=true"] if cached else ["data.augment=true"]
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(_config(tmp_path, *overrides)), "--data", str(data), "--out", str(run),
+                 "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "finished"
+    assert list(info["excluded"]) == [victim]
+    assert "frame 6: corrupt image data" in info["excluded"][victim]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 15
+
+
+def test_a_diverging_run_stops_with_an_error_and_writes_no_model(clean, tmp_path, capsys):
+    run = tmp_path / "run"
+    config = _config(tmp_path, "train.lr=1.0e+30", "train.epochs=3", "train.feature_cache=true")
+    code = main(["train", "--config", str(config), "--data", str(clean), "--out", str(run),
+                 "--cache-dir", str(tmp_path / "cache"), "--no-progress"])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "training diverged at step" in err and "lower train.lr" in err.lower()
+    assert not (run / "model.safetensors").exists() and not (run / "metrics.json").exists()
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "diverged" and "not finite" in info["error"]
+    if (run / "checkpoint.safetensors").exists():  # only the last good step's weights, all finite
+        assert all(torch.isfinite(v).all() for v in load_checkpoint(run / "checkpoint.safetensors").model.values())
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_non_finite_config_numbers_are_refused_before_a_run_folder_exists(clean, tmp_path, capsys, value):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_mapping()).replace("lr: 0.003", f"lr: {value}"))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--data", str(clean), "--out", str(run), "--no-progress"]) != 0
+    assert "train.lr must be a finite number" in capsys.readouterr().err
+    assert not run.exists()
