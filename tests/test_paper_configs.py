@@ -1,0 +1,93 @@
+"""Every paper-setting row (configs/*.yaml: ResNet-50 trained end to end, augmentation on, T = 8, 224 px) trains,
+saves, resumes and predicts on the CPU: two optimiser steps on a handful of SynthGIF GIFs, interrupted after the
+first and resumed. Backbone weights ``none`` (random): nothing is downloaded."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from training_data import make_synth
+
+import kavan.training.trainer as trainer
+from kavan.config import load_config
+from kavan.models import KAVAN
+from kavan.predict import load
+from kavan.training.ablation import ROW_LABELS
+from kavan.training.checkpoint import load_checkpoint, load_model
+from kavan.training.evaluation import load_predictions
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+# what the test changes: no download, the CPU, 4 training GIFs in batches of 2 (2 steps), a checkpoint per step
+OVERRIDES = ("model.weights=none", "train.device=cpu", "train.epochs=1", "train.batch_size=2",
+             "train.checkpoint_every=1")
+
+
+def test_the_paper_setting_has_every_row():
+    assert sorted(p.stem for p in PAPER_CONFIGS) == sorted(ROW_LABELS)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = make_synth(tmp_path_factory.mktemp("paper") / "data", n=6, seed=5)
+    ids = sorted(p.stem for p in (root / "gifs").iterdir())
+    split = root / "split.json"
+    split.write_text(json.dumps({"train": ids[:4], "test": ids[4:]}))
+    return root, split
+
+
+class Interrupted(Exception):
+    """Stands for a run killed after its first optimiser step (and its checkpoint)."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PAPER_CONFIGS, ids=lambda p: p.stem)
+def test_paper_row_trains_two_steps_resumes_and_predicts(path, data, tmp_path, monkeypatch):
+    root, split = data
+    config = load_config(path, OVERRIDES)
+    assert config.model.backbone == "resnet50" and not config.model.frozen and not config.model.frozen_until
+    assert config.data.augment and config.model.t == 8 and config.model.input_size == 224
+    torch.manual_seed(config.train.seed)
+    start = KAVAN(config.model).state_dict()  # the weights the run starts from (same seed, same order)
+
+    step = trainer._train_step
+    calls = []
+
+    def first_step_then_stop(*args, **kwargs):
+        if len(calls) == 1:
+            raise Interrupted
+        calls.append(1)
+        return step(*args, **kwargs)
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(trainer, "_train_step", first_step_then_stop)
+    with pytest.raises(Interrupted):
+        trainer.train_split(config, root, run, split_file=split, progress=False)
+    assert load_checkpoint(run / "checkpoint.safetensors").progress["step"] == 1
+    assert not (run / "model.safetensors").exists()
+    monkeypatch.setattr(trainer, "_train_step", step)
+
+    result = trainer.train_split(config, root, run, split_file=split, resume=True, progress=False)
+    assert result.metrics["steps"] == 2 and result.metrics["n_train"] == 4
+    (row,) = list(csv.DictReader(open(run / "log.csv")))
+    assert math.isfinite(float(row["train_total"])) and float(row["train_total"]) > 0
+
+    trained = load_model(run / "model.safetensors").model.state_dict()
+    assert all(torch.isfinite(value).all() for value in trained.values())
+    moved = {name for name in start if not torch.equal(start[name], trained[name])}
+    assert any(name.startswith("backbone.body.conv1.") for name in moved)  # the backbone trained, end to end
+    assert any(name.startswith("backbone.body.layer4.") for name in moved)
+    assert any(name.startswith("heads.") for name in moved)
+
+    # the saved model predicts each test GIF as the run's own test pass did
+    predictions = load_predictions(run / "predictions.safetensors")
+    predictor = load(run / "model.safetensors", device="cpu")
+    for gif_id, intensities in zip(predictions.ids, predictions.intensities):
+        result = predictor.predict(root / "gifs" / f"{gif_id}.gif")
+        np.testing.assert_allclose(list(result.emotions.values()), intensities, atol=1e-4)
