@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             if output is not None:
                 output.write(record)
             else:
-                sys.stdout.write(json.dumps(record, indent=2 if single else None) + "\n")
+                sys.stdout.write(json.dumps(record, indent=2 if single else None, allow_nan=False) + "\n")
                 sys.stdout.flush()
     finally:
         if output is not None:

@@ -98,10 +98,15 @@ def predict_files(predictor: Predictor, paths: Sequence[str], settings: BatchSet
     with tqdm(total=len(files), desc="predicting", unit="file", disable=not progress) as bar:
         for batch in loader:
             done: dict[int, Analysis] = {}
+            errors = dict(batch["errors"])
             if batch["indices"]:
                 outputs = predictor.forward(batch["inputs"])
                 names: list[str | None] = [files.paths[i] for i in batch["indices"]]
                 done = dict(zip(batch["indices"], predictor.results(batch["clips"], names, outputs)))
+                for row, reason in predictor.non_finite(outputs).items():  # an error record, never a NaN
+                    index = batch["indices"][row]
+                    done.pop(index)
+                    errors[index] = reason
             for index in batch["order"]:
                 bar.update(1)
-                yield FileResult(files.paths[index], done.get(index), batch["errors"].get(index))
+                yield FileResult(files.paths[index], done.get(index), errors.get(index))

@@ -75,7 +75,7 @@ class JsonLinesOutput:
             raise KavanError(f"cannot write ({err.strerror or err})", self.path) from None
 
     def write(self, record: dict[str, Any]) -> None:
-        self._handle.write((json.dumps(record) + "\n").encode("utf-8"))
+        self._handle.write((json.dumps(record, allow_nan=False) + "\n").encode("utf-8"))  # JSON has no NaN
         os.fsync(self._handle.fileno())
 
     def close(self) -> None:

@@ -99,7 +99,11 @@ class Predictor:
         """Prediction and (with_attention, when the model has attention) the attention maps, from one forward."""
         clip = self.preparer(keep_frames=with_attention)(source)
         path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
-        return self.results([clip], [path], self.forward(clip.inputs[None]))[0]
+        outputs = self.forward(clip.inputs[None])
+        bad = self.non_finite(outputs)
+        if bad:
+            raise KavanError(f"{path}: {bad[0]}" if path else bad[0])
+        return self.results([clip], [path], outputs)[0]
 
     @torch.inference_mode()
     def forward(self, inputs: torch.Tensor) -> dict[str, np.ndarray | None]:
@@ -119,6 +123,17 @@ class Predictor:
 
         return {"intensities": cpu(output.intensities), "quadrant_logits": cpu(output.quadrant_logits),
                 "attention": cpu(output.attention)}
+
+    def non_finite(self, outputs: dict[str, np.ndarray | None]) -> dict[int, str]:
+        """{row: reason} of the batch rows whose outputs hold NaN or infinity: a model file from a diverged run
+        or an overflow. Such a row is an error, never a prediction (JSON has no NaN)."""
+        bad = np.zeros(len(outputs["intensities"]), dtype=bool)
+        for value in outputs.values():
+            if value is not None:
+                bad |= ~np.isfinite(value.reshape(len(bad), -1)).all(axis=1)
+        reason = str(KavanError("the model's output is NaN or infinite: the model file holds non-finite weights "
+                                "or the input overflowed it", self.info.checkpoint))
+        return {int(row): reason for row in np.flatnonzero(bad)}
 
     def results(self, clips: list[PreparedClip], paths: list[str | None],
                 outputs: dict[str, Any]) -> list[Analysis]:
