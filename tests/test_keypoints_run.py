@@ -100,6 +100,20 @@ def test_shards_split_the_ids_exactly_once(real_gifs, tmp_path):
     assert sorted(p.stem for p in (root / "keypoints").iterdir()) == expected
 
 
+def test_a_broken_symbolic_link_is_reported_and_counted_as_failed(tmp_path, capsys, caplog):
+    gifs = tmp_path / "ds" / "gifs"
+    gifs.mkdir(parents=True)
+    (gifs / "gone.gif").symlink_to(tmp_path / "moved" / "gone.gif")       # its target was moved away
+    (gifs / "notes.txt").symlink_to(tmp_path / "nowhere.txt")             # not a media file: ignored
+    report = run_dataset(tmp_path / "ds", progress=False)
+    assert list(report.failed) == ["gone"] and not report.ok and not report.estimated
+    assert report.failed["gone"].startswith("broken symbolic link: its target ")
+    assert "gone.gif: broken symbolic link" in caplog.text
+    assert main(["keypoints", str(tmp_path / "ds")]) == 1
+    out = capsys.readouterr().out
+    assert "1 failed" in out and "failed gone: broken symbolic link" in out
+
+
 def test_only_stale_temporary_files_are_removed(tmp_path):
     stale = tmp_path / ".a.safetensors.x1.tmp"
     fresh = tmp_path / ".b.safetensors.x2.tmp"

@@ -3,6 +3,8 @@
 PATH a dataset folder: every media file in PATH/gifs gets PATH/keypoints/<id>.safetensors (kavan.keypoint_cache);
 files already done with the same backend and settings are skipped (resumable), caches made otherwise are kept
 unless ``--force``, ``--workers`` processes run in parallel, ``--shard i/n`` takes one n-th of the ids. Exit code 0 when no file failed, 1 otherwise.
+SIGTERM or Ctrl-C stops the run cleanly (workers stopped, only whole caches left, the summary printed, one line
+on stderr) with exit code 128 + the signal's number; a second one stops it at once.
 
 PATH a media file: prints its keypoints as JSON ({"path", "backend", "backend_version", "width", "height",
 "n_frames", "frames", "faces", "faces_per_frame"}: ``frames`` holds each frame's 70 [x, y, c] of its largest
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -75,8 +78,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_folder(args: argparse.Namespace, config: KeypointConfig) -> int:
     from kavan.keypoints.run import parse_shard, run_dataset
+    from kavan.workers import stop_on_signals
 
-    report = run_dataset(args.path, config, workers=args.workers, shard=parse_shard(args.shard))
+    shard = parse_shard(args.shard)
+    with stop_on_signals():
+        report = run_dataset(args.path, config, workers=args.workers, shard=shard)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
     else:
@@ -87,6 +93,10 @@ def _run_folder(args: argparse.Namespace, config: KeypointConfig) -> int:
                          f"settings; --force replaces them), {len(report.failed)} failed\n")
         for gif_id, reason in sorted(report.failed.items()):
             sys.stdout.write(f"  failed {gif_id}: {reason}\n")
+    if report.interrupted:
+        sys.stderr.write(f"kavan keypoints: interrupted by {report.interrupted}: every cache written is whole; "
+                         "run the same command again to resume\n")
+        return 128 + signal.Signals[report.interrupted].value
     return 0 if report.ok else 1
 
 

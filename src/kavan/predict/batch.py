@@ -3,13 +3,16 @@
 Each worker probes a file, decodes its T evaluation frames and transforms them (kavan.predict.clip) while the
 main process runs the model on the previous batch, on the GPU when the Predictor has one (batches are pinned
 for the copy). A file that cannot be read becomes an error result and the batch goes on. Results come back in
-the order of the paths, one batch at a time, so a caller can stream them.
+the order of the paths, one batch at a time, so a caller can stream them. A worker dies with the process that
+started it (kavan.workers.die_with_parent): killed, that process would otherwise leave it blocked on a full pipe.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -21,6 +24,7 @@ from kavan.errors import KavanError
 from kavan.predict.clip import ClipPreparer, PreparedClip
 from kavan.predict.predictor import Predictor
 from kavan.predict.result import Analysis
+from kavan.workers import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,11 @@ def _collate(items: list[tuple[int, PreparedClip | str]]) -> dict[str, Any]:
     }
 
 
-def _one_thread(_: int) -> None:
-    """Workers decode one file each; more intra-op threads per worker would only fight the model for cores."""
+def _init_decoding_worker(parent_pid: int, _worker_id: int) -> None:
+    """A decoding worker dies with its parent: a worker holding clips nobody reads (the pipe full) would stay
+    blocked forever after the parent is killed. It decodes one file at a time, so one intra-op thread: more
+    would only fight the model for cores."""
+    die_with_parent(parent_pid)
     torch.set_num_threads(1)
 
 
@@ -93,7 +100,7 @@ def predict_files(predictor: Predictor, paths: Sequence[str], settings: BatchSet
     """Yield one FileResult per path, in order, as each batch is done."""
     files = _Files(paths, predictor.preparer(settings.keep_frames))
     loader = DataLoader(files, batch_size=settings.batch_size, num_workers=settings.workers, collate_fn=_collate,
-                        worker_init_fn=_one_thread if settings.workers else None,
+                        worker_init_fn=partial(_init_decoding_worker, os.getpid()) if settings.workers else None,
                         pin_memory=predictor.device.type == "cuda")
     with tqdm(total=len(files), desc="predicting", unit="file", disable=not progress) as bar:
         for batch in loader:
