@@ -6,6 +6,7 @@ import json
 
 import pytest
 from dataset_folder import keypoints, make_dataset, one_hot, write_csv, write_gif
+from gif_bytes import Frame, gif_bytes, graphic_control
 
 from kavan import keypoint_cache
 from kavan.cli import main
@@ -13,6 +14,18 @@ from kavan.datacheck import check_dataset
 from kavan.emotions import EMOTIONS
 
 FRAMES = {"a": 3, "b": 2, "c": 4}
+PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
+
+
+def corrupt_gif(bad: int) -> bytes:
+    """A 4x4 GIF of ``bad`` + 1 frames whose last frame, ``bad``, holds no pixels (its data is a clear code and the
+    end code): the header and every other frame are valid, so only decoding that frame finds it (as in
+    test_training_failures.py)."""
+    frame = Frame([[0, 1, 2, 3]] * 4)
+    head = gif_bytes(4, 4, [frame] * bad, PALETTE, trailer=False)
+    start = len(head) + len(graphic_control(frame.delay_cs)) + 10  # the bad frame's descriptor is 10 bytes
+    whole = gif_bytes(4, 4, [frame] * (bad + 1), PALETTE)
+    return whole[:start] + b"\x02\x01\x2c\x00\x3b"
 
 
 @pytest.fixture
@@ -43,7 +56,7 @@ def test_valid_folder_is_usable(root, capsys):
     assert report.counts == {"gifs": 3, "media_files": 3, "readable_media": 3, "keypoint_caches": 1}
     assert main(["data", "check", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "3 GIFs in scores.csv, 3 media files, 3 readable, 1 keypoint caches" in out
+    assert "3 GIFs in scores.csv, 3 media files, 3 readable, 1 keypoint caches; media: every frame decoded" in out
     assert "Result: usable (0 error(s), 0 warning(s))" in out
 
 
@@ -197,11 +210,13 @@ def test_missing_folder_and_json_report(tmp_path, root, capsys):
     assert report["counts"]["gifs"] == 3
 
 
-def test_missing_scores_file(root):
+def test_missing_scores_file_is_one_error_and_the_media_are_still_checked(root):
     (root / "scores.csv").unlink()
+    _save_keypoints(root, "a", 3)
     report = check_dataset(root, progress=False)
     assert _kinds(report) == ["missing-scores"]
-    assert _kinds(report, "warning") == ["extra-media"] * 3
+    assert _kinds(report, "warning") == []  # the media and caches are not each called extra
+    assert report.counts == {"gifs": 0, "media_files": 3, "readable_media": 3, "keypoint_caches": 1}
 
 
 @pytest.mark.parametrize("rows, kind, text", [
@@ -239,3 +254,85 @@ def test_real_gifs_with_keypoint_caches(tmp_path, real_gifs):
     _save_keypoints(root, "rainbow-vomit", 3, width=287, height=276)
     issue = _only(check_dataset(root, progress=False), "keypoint-frames")
     assert issue.message == "3 frames of keypoints but the media rainbow-vomit.gif has 2"
+
+
+def test_a_frame_that_cannot_be_decoded_is_an_error_naming_it(root, capsys):
+    """The header and frames 0-2 of c.gif are valid and only frame 3 is damaged: probing the headers misses it."""
+    (root / "gifs" / "c.gif").write_bytes(corrupt_gif(bad=3))
+    report = check_dataset(root, progress=False)
+    issue = _only(report, "unreadable-media")
+    assert issue.path == str(root / "gifs" / "c.gif")
+    assert issue.message.startswith("cannot decode: frame 3: corrupt image data")
+    assert "replace the file with a readable copy" in issue.fix
+    assert report.counts["readable_media"] == 2 and report.n_errors == 1 and not report.ok
+
+    assert main(["data", "check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"ERROR [unreadable-media] {root / 'gifs' / 'c.gif'}: cannot decode: frame 3: corrupt image data" in out
+    assert "3 media files, 2 readable" in out and "NOT usable" in out
+
+    quick = check_dataset(root, progress=False, decode_frames=False)
+    assert quick.ok and quick.media_check == "headers" and quick.counts["readable_media"] == 3
+    assert main(["data", "check", str(root), "--quick"]) == 0
+    assert "media: headers only" in capsys.readouterr().out
+
+
+def test_decoding_in_worker_processes_gives_the_same_report(tmp_path):
+    frames = {f"g{i}": 2 + i % 3 for i in range(6)}
+    root = make_dataset(tmp_path / "ds", frames)
+    (root / "gifs" / "g1.gif").write_bytes(corrupt_gif(bad=1))
+    (root / "gifs" / "g4.gif").write_bytes(corrupt_gif(bad=5))
+    (root / "gifs" / "g5.gif").write_bytes(corrupt_gif(bad=1)[:15])  # ends inside the colour table
+    here = check_dataset(root, progress=False, workers=0)
+    spread = check_dataset(root, progress=False, workers=3)
+    assert here.to_json() == spread.to_json()
+    assert [(i.kind, i.path) for i in spread.issues] == [("unreadable-media", str(root / "gifs" / f"{gif}.gif"))
+                                                         for gif in ("g1", "g4", "g5")]
+    messages = [i.message for i in spread.issues]
+    assert messages[0].startswith("cannot decode: frame 1: corrupt image data")
+    assert messages[1].startswith("cannot decode: frame 5: corrupt image data")
+    assert messages[2].startswith("cannot decode: damaged GIF")
+    assert spread.counts["readable_media"] == 3
+
+
+def test_workers_must_not_be_negative(root, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "check", str(root), "--workers", "-1"])
+    assert exit_info.value.code == 2 and "--workers: must be 0 or more, got -1" in capsys.readouterr().err
+
+
+def test_a_missing_score_column_is_one_error_counting_the_rows(tmp_path):
+    """One missing column used to add a warning for every media file, keypoint cache and vote of the folder."""
+    frames = {f"g{i:02d}": 2 for i in range(25)}
+    root = make_dataset(tmp_path / "ds", frames)
+    for gif_id in frames:
+        _save_keypoints(root, gif_id, 2)
+    ids = list(frames)
+    write_csv(root / "votes.csv", ["gif_a", "gif_b", "emotion", "winner"],
+              [[ids[i], ids[(i + 1) % 25], "fear", "a"] for i in range(25)])
+    write_csv(root / "scores.csv", ["id", *(e for e in EMOTIONS if e != "fear")], [[g, *[0.5] * 16] for g in frames])
+    report = check_dataset(root, progress=False)
+    assert (report.n_errors, report.n_warnings) == (1, 0), report.render()
+    issue = _only(report, "missing-column")
+    assert issue.message == "required column 'fear' is missing (affects all 25 row(s): none can be used)"
+    assert report.counts == {"gifs": 0, "media_files": 25, "readable_media": 25, "keypoint_caches": 25, "votes": 25}
+
+
+def test_a_rejected_score_row_is_not_also_extra_media_keypoints_and_votes(root):
+    rows = [[gif, *one_hot("fear")] for gif in FRAMES]
+    rows[1][1 + EMOTIONS.index("anger")] = "nan"
+    write_csv(root / "scores.csv", ["id", *EMOTIONS], rows)
+    _save_keypoints(root, "b", 2)
+    write_csv(root / "votes.csv", ["gif_a", "gif_b", "emotion", "winner"], [["a", "b", "fear", "a"]])
+    report = check_dataset(root, progress=False)
+    assert _kinds(report) == ["nan-score"] and _kinds(report, "warning") == []
+    assert report.counts == {"gifs": 2, "media_files": 3, "readable_media": 3, "keypoint_caches": 1, "votes": 1}
+
+
+def test_a_missing_vote_column_is_one_error_counting_the_votes(root):
+    write_csv(root / "votes.csv", ["gif_a", "gif_b", "emotion", "winer"],
+              [["a", "b", "fear", "a"], ["b", "c", "fear", "b"], [], ["a", "c", "pride", "neither"]])
+    report = check_dataset(root, progress=False)
+    issue = _only(report, "missing-column")
+    assert issue.message == "required column 'winner' is missing (affects all 3 row(s): none can be used)"
+    assert "did you mean 'winer'" in issue.fix and report.n_errors == 1 and report.counts["votes"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -157,8 +158,90 @@ def test_resume_refuses_a_file_that_is_not_predict_output(checkpoint, folder, tm
     out.write_text('{"path": "x.gif", "error": "file not found"}\nhello world\n{"path": "y.gif"}\n')
     assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(out), "--resume"]) == 1
     assert "line 2 is not a JSON object" in capsys.readouterr().err
-    assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--resume"]) == 1
+    assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--resume"]) == 2
     assert "--resume needs --out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--overlay", "{file}"], "--overlay {file}: is a file, not a folder"),
+    (["--chart", "{file}"], "--chart {file}: is a file, not a folder"),
+    (["--overlay", "{file}/sub"], "--overlay {file}/sub: cannot be created, {file} is a file"),
+    (["--out", "{tmp}"], "--out {tmp}: is a folder"),
+    (["--out", "{file}/p.jsonl"], "--out {file}/p.jsonl: cannot be created, {file} is a file"),
+    (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+    (["--workers", "-1"], "--workers -1: must be 0"),
+    (["--device", "gpu"], "--device gpu: unknown device 'gpu'"),
+])
+def test_a_bad_argument_is_one_line_naming_it_and_exit_2(checkpoint, real_gifs, tmp_path, capsys, extra, message):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("a file, not a folder")
+    fill = {"file": existing, "tmp": tmp_path}
+    code = main(["predict", str(real_gifs / "cool.gif"), "--checkpoint", str(checkpoint),
+                 *(arg.format(**fill) for arg in extra)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert len(captured.err.splitlines()) == 1
+    assert captured.err.startswith(f"kavan predict: error: {message.format(**fill)}")
+    assert existing.read_text() == "a file, not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing written
+
+
+def test_a_picture_that_cannot_be_written_stops_the_run_with_one_line(checkpoint, folder, tmp_path, capsys):
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "sub").write_text("a file where the sub-folder's charts go")
+    code = main(["predict", str(folder), "--checkpoint", str(checkpoint), "--chart", str(chart), "--workers", "0",
+                 "--no-progress"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith(f"kavan predict: error: {chart / 'sub' / 'rainbow-vomit.gif.chart.png'}: cannot write "
+                              "picture")
+
+
+def test_a_second_writer_of_the_same_out_file_is_refused(checkpoint, folder, tmp_path, capsys):
+    """Two runs resuming one file would both append the paths left; while one holds the file, another is refused."""
+    out = tmp_path / "p.jsonl"
+    first = '{"path": "x.gif", "error": "file not found"}\n'
+    out.write_text(first)
+    command = [sys.executable, "-m", "kavan", "predict", str(folder), "--checkpoint", str(checkpoint), "--out",
+               str(out), "--resume", "--no-progress", "--workers", "0"]
+    with open(out, "ab") as holder:
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running kavan predict holds
+        second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert second.returncode == 1
+        assert second.stderr.splitlines()[-1] == (f"kavan predict: error: {out}: is being written by another kavan "
+                                                  "predict run (it holds the file's lock); wait for that run to end, "
+                                                  "then run again with --resume")
+        assert "Traceback" not in second.stderr and out.read_text() == first  # nothing written by the second run
+    assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(out), "--resume"]) == 1
+    paths = [json.loads(line)["path"] for line in out.read_text().splitlines()]
+    assert paths == ["x.gif", *(str(folder / name) for name in EXPECTED_ORDER)]
+
+
+def test_the_out_file_is_locked_while_a_run_writes_it(checkpoint, real_gifs, tmp_path, monkeypatch):
+    """The lock is held for the whole run: taken before the recorded paths are read, released at the end."""
+    from kavan.predict import jsonl
+
+    out = tmp_path / "p.jsonl"
+    seen = []
+
+    def probe_lock(self, record):
+        with open(out, "ab") as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                seen.append("free")
+            except BlockingIOError:
+                seen.append("locked")
+        original(self, record)
+
+    original = jsonl.JsonLinesOutput.write
+    monkeypatch.setattr(jsonl.JsonLinesOutput, "write", probe_lock)
+    names = ["rainbow-vomit.gif", "like-a-boss.gif"]
+    assert main(["predict", *(str(real_gifs / n) for n in names), "--checkpoint", str(checkpoint), "--out",
+                 str(out), "--workers", "0"]) == 0
+    assert seen == ["locked", "locked"]
+    with open(out, "ab") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the run ended
 
 
 @pytest.mark.slow

@@ -245,3 +245,17 @@ def test_scores_command_needs_exactly_one_source(tmp_path, capsys):
     assert main(["scores", str(tmp_path / "missing.csv"), "--out", str(out)]) == 1
     assert "votes file not found" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("ids", [False, True], ids=["all-rated", "id-list"])
+def test_scores_command_refuses_a_votes_file_without_votes(tmp_path, capsys, ids):
+    votes = tmp_path / "votes.csv"
+    votes.write_text("gif_a,gif_b,emotion,winner\n\n")
+    id_list = tmp_path / "ids.txt"
+    id_list.write_text("x\ny\n")
+    out = tmp_path / "scores.csv"
+    assert main(["scores", str(votes), "--out", str(out), *(["--ids", str(id_list)] if ids else [])]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"kavan scores: error: {votes}: no votes: the file has no rows after its header, so "
+                                "there is nothing to rate; add one row per vote (gif_a, gif_b, emotion, winner)"]
+    assert not out.exists()

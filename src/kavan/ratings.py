@@ -224,14 +224,19 @@ def _select(ids: list[str], table: dict[str, np.ndarray], wanted: list[str] | No
 
 
 def ratings_from_votes(votes_csv: Path, ids: list[str] | None = None,
-                       params: TrueSkillParams = TrueSkillParams()) -> dict:
+                       params: TrueSkillParams = TrueSkillParams(), require_votes: bool = False) -> dict:
     """TrueSkill ratings from a votes file.
 
     Returns ``{"ids", "mu", "sigma", "n_votes"}``; the arrays are (len(ids), 17) in EMOTIONS order. ``ids``
     defaults to every GIF in the votes, sorted. Votes on GIFs outside ``ids`` still count (they rate the
-    opponents); GIFs of ``ids`` with no votes keep the prior.
+    opponents); GIFs of ``ids`` with no votes keep the prior. With ``require_votes`` a file without any vote
+    is a KavanError: ``kavan scores`` would otherwise write a scores file that is empty, or all prior, and
+    looks like a result.
     """
     votes = read_votes(votes_csv)
+    if require_votes and not len(votes):
+        raise KavanError("no votes: the file has no rows after its header, so there is nothing to rate; add one "
+                         f"row per vote ({', '.join(VOTE_COLUMNS)})", votes_csv)
     table = rate_votes(votes, params)
     draws = float((votes.outcome == 0).mean()) if len(votes) else 0.0
     log.info("%s: %d votes on %d GIFs (%.1f%% neither)", votes_csv, len(votes), len(votes.ids), 100 * draws)

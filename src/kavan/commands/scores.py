@@ -1,4 +1,8 @@
-"""`kavan scores`: per-emotion TrueSkill intensity scores (scores.csv) from pairwise votes or given ratings."""
+"""`kavan scores`: per-emotion TrueSkill intensity scores (scores.csv) from pairwise votes or given ratings.
+
+A votes file without any vote is refused and no scores file is written: every score would be the prior, and an
+empty or all-0.5 scores.csv would pass for a result.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
     if args.from_ratings is not None:
         ratings = read_ratings(args.from_ratings, ids)
     else:
-        ratings = ratings_from_votes(args.votes, ids)
+        ratings = ratings_from_votes(args.votes, ids, require_votes=True)
     write_rating_scores(ratings, args.out, args.normalise)
     return 0
