@@ -55,44 +55,59 @@ class Backbone(nn.Module):
         self.name = name
         self.frozen = frozen
         self.body = build_trunk(name, weights, cut_after)
-        if frozen:
-            stem, tail = self.body, nn.Sequential()
-        elif frozen_until:
-            stem, tail = split_after(self.body, frozen_until, name)
-        else:
-            stem, tail = nn.Sequential(), self.body
-        # plain attribute (a tuple, not registered): the modules are registered once, under body
-        self._parts = (stem, tail)
-        stem.requires_grad_(False)
-        stem.eval()
+        self.frozen_until = "" if frozen else frozen_until
+        self._split: tuple[nn.Module, nn.Module, nn.Sequential] | None = None
+        if frozen or frozen_until:
+            self.stem.requires_grad_(False)
+            self.stem.eval()
+
+    def _parts(self) -> tuple[nn.Module, nn.Sequential]:
+        """(frozen part, trainable part) of the current ``body`` (recomputed if ``body`` is replaced). Plain
+        attributes, not registered submodules: the modules are registered once, under ``body``."""
+        if self._split is None or self._split[0] is not self.body:
+            if self.frozen:
+                stem, tail = self.body, nn.Sequential()
+            elif self.frozen_until:
+                stem, tail = split_after(self.body, self.frozen_until, self.name)
+            else:
+                stem, tail = nn.Sequential(), self.body
+            self._split = (self.body, stem, tail)
+        return self._split[1], self._split[2]
 
     @property
-    def stem(self) -> nn.Sequential:
+    def stem(self) -> nn.Module:
         """The frozen part (empty when the whole backbone trains)."""
-        return self._parts[0]
+        return self._parts()[0]
 
     @property
     def tail(self) -> nn.Sequential:
         """The trainable part (empty when the whole backbone is frozen)."""
-        return self._parts[1]
+        return self._parts()[1]
 
     @property
     def partly_frozen(self) -> bool:
         """Whether the backbone has both a frozen and a trainable part."""
-        return len(self.stem) > 0 and len(self.tail) > 0
+        return bool(self.frozen_until)
 
     def train(self, mode: bool = True) -> Backbone:
         super().train(mode)
-        self.stem.eval()
+        if self.frozen or self.frozen_until:
+            self.stem.eval()
         return self
 
     def encode_frozen(self, frames: torch.Tensor) -> torch.Tensor:
         """The frozen part's output (the frames themselves when nothing is frozen), without a graph."""
+        if not (self.frozen or self.frozen_until):
+            return frames
         with torch.no_grad():
-            return self.stem(frames)
+            return (self.body if self.frozen else self.stem)(frames)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.tail(self.encode_frozen(frames)) if len(self.stem) else self.tail(frames)
+        if self.frozen:
+            return self.encode_frozen(frames)
+        if self.frozen_until:
+            return self.tail(self.encode_frozen(frames))
+        return self.body(frames)
 
 
 def feature_shape(name: str, input_size: int, cut_after: str = "") -> tuple[int, int]:
