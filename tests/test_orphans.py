@@ -147,10 +147,11 @@ def test_killed_predict_run_leaves_no_decoding_worker(real_gifs, tmp_path, sig):
     folder.mkdir()
     for path in sorted(real_gifs.glob("*.gif")):
         (folder / path.name).symlink_to(path)
-    out = tmp_path / "p.jsonl"
-    process = _kavan("predict", str(folder), "--checkpoint", str(checkpoint), "--overlay", str(tmp_path / "ov"),
-                     "--out", str(out), "--batch-size", "1", "--workers", "1", "--no-progress",
-                     stderr=subprocess.DEVNULL)
+    out, err_file = tmp_path / "p.jsonl", tmp_path / "err.txt"
+    with open(err_file, "w") as err_handle:
+        process = _kavan("predict", str(folder), "--checkpoint", str(checkpoint), "--overlay", str(tmp_path / "ov"),
+                         "--out", str(out), "--batch-size", "1", "--workers", "1", "--no-progress",
+                         stderr=err_handle)
     children: dict[int, int] = {}
     try:
         def busy() -> bool:
@@ -166,6 +167,38 @@ def test_killed_predict_run_leaves_no_decoding_worker(real_gifs, tmp_path, sig):
         process.kill()
         kill_all(children)
     assert out.read_bytes().endswith(b"\n")
+    if sig == signal.SIGTERM:  # a clean stop: one line, no traceback, 128 + n
+        err = err_file.read_text()
+        assert process.returncode == 128 + sig and "Traceback" not in err, err
+        assert [line for line in err.splitlines() if line.startswith("kavan predict: interrupted by SIGTERM")]
+
+
+@pytest.mark.slow
+def test_killed_training_run_leaves_no_loader_worker(tmp_path):
+    """kavan train end to end with two loader workers, killed with SIGKILL mid-epoch: the workers exit."""
+    import yaml
+    from training_data import make_synth, tiny_mapping
+
+    data = make_synth(tmp_path / "data", n=24)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_mapping("train.workers=2", "train.epochs=50", "data.augment=true")))
+    with open(tmp_path / "err.txt", "w") as err_handle:
+        process = _kavan("train", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "run"),
+                         "--no-progress", stderr=err_handle)
+    children: dict[int, int] = {}
+    try:
+        def busy() -> bool:
+            children.update(descendants(process.pid))
+            return len(children) >= 2 and (tmp_path / "run" / "log.csv").exists()
+
+        wait_until(busy, process)
+        children.update(descendants(process.pid))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        assert not wait_gone(children), "loader workers still alive after SIGKILL"
+    finally:
+        process.kill()
+        kill_all(children)
 
 
 def test_stop_on_signals_raises_once_then_restores_the_handlers():

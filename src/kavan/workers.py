@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +88,14 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def _loader_worker(parent_pid: int, _worker_id: int) -> None:
+    die_with_parent(parent_pid)
+    ignore_interrupts()
+
+
+def loader_worker_init() -> Callable[[int], None]:
+    """A DataLoader ``worker_init_fn`` for the calling process's loaders: its workers die with it and leave Ctrl-C
+    to it. Call it in the process that creates the loader (it records that process's pid)."""
+    return functools.partial(_loader_worker, os.getpid())

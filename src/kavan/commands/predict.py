@@ -61,11 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kavan.workers import Interrupted, stop_on_signals
+
     try:
-        return _predict(args)
+        with stop_on_signals():
+            return _predict(args)
     except ArgumentError as err:
         print(f"kavan {NAME}: error: {err}", file=sys.stderr)
         return USAGE_ERROR
+    except Interrupted as err:  # every record written is a whole line; --resume goes on from there
+        print(f"kavan {NAME}: {err}: every line written is whole; rerun with --out FILE --resume to go on",
+              file=sys.stderr)
+        return err.exit_code
 
 
 def check_arguments(args: argparse.Namespace) -> None:

@@ -34,6 +34,7 @@ from kavan.errors import KavanError
 from kavan.heatmaps import HeatmapConfig, keypoint_heatmaps
 from kavan.sampling import tsn_indices
 from kavan.transforms import CropParams, FrameTransform
+from kavan.workers import loader_worker_init
 
 if TYPE_CHECKING:
     from kavan.training.feature_cache import FeatureCache
@@ -129,7 +130,8 @@ def undecodable(dataset: Dataset, clips: list[Clip], workers: int = 0, progress:
     does in cached training.
     """
     mine = clips[rank::world_size]
-    loader = torch.utils.data.DataLoader(_DecodeCheck(dataset, mine), batch_size=None, num_workers=workers)
+    loader = torch.utils.data.DataLoader(_DecodeCheck(dataset, mine), batch_size=None, num_workers=workers,
+                                         worker_init_fn=loader_worker_init())
     failed = {}
     for gif_id, reason in tqdm(loader, total=len(mine), desc="decoding every frame", unit="GIF",
                                disable=not progress, leave=False):

@@ -49,6 +49,7 @@ from kavan.sampling import tsn_indices
 from kavan.atomic import write_bytes
 from kavan.training.clips import Clip
 from kavan.transforms import FrameTransform
+from kavan.workers import loader_worker_init
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class FeatureCache:
         if missing:
             log.info("feature cache %s: %d of %d GIFs to compute", self.folder, len(missing), len(clips))
         frames_dataset = _CacheFrames(dataset, mine, self.key)
-        loader = DataLoader(frames_dataset, batch_size=None, num_workers=workers)
+        loader = DataLoader(frames_dataset, batch_size=None, num_workers=workers, worker_init_fn=loader_worker_init())
         failed: dict[str, str] = {}
         bar = tqdm(loader, total=len(mine), desc="caching features", unit="GIF", disable=not progress)
         for item in bar:

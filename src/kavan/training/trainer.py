@@ -59,6 +59,7 @@ from kavan.training.distributed import Distributed, GlobalBatchSampler
 from kavan.training.evaluation import autocast, model_inputs, predict, save_predictions, score
 from kavan.training.feature_cache import FeatureCache, cache_key, weights_sha256
 from kavan.training.provenance import dataset_record, git_commit
+from kavan.workers import loader_worker_init
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,8 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
                                  config.train.seed)
     loader_generator = torch.Generator()
     train_loader = DataLoader(train_set, batch_sampler=sampler, num_workers=config.train.workers,
-                              generator=loader_generator, pin_memory=dist.device.type == "cuda")
+                              generator=loader_generator, pin_memory=dist.device.type == "cuda",
+                              worker_init_fn=loader_worker_init())
 
     target_stats = TargetStats.of(np.stack([dataset.scores[clip.row] for clip in train_clips]), dist.device)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -461,7 +463,8 @@ def _encoder(model: KAVAN):
 
 
 def _eval_loader(dataset, config: KavanConfig) -> DataLoader:
-    return DataLoader(dataset, batch_size=config.train.batch_size, shuffle=False, num_workers=config.train.workers)
+    return DataLoader(dataset, batch_size=config.train.batch_size, shuffle=False, num_workers=config.train.workers,
+                      worker_init_fn=loader_worker_init())
 
 
 def _scaler(amp: str, device: torch.device):
