@@ -20,11 +20,13 @@ from PIL import Image
 
 from kavan.decode import (
     DEFAULT_LIMITS,
+    LimitError,
     Limits,
     MediaError,
     MediaInfo,
     _video_durations,
     iter_frames,
+    pick_frames,
     probe,
     read_frames,
 )
@@ -633,3 +635,142 @@ def test_damaged_png_is_an_error(tmp_path):
     with pytest.raises(MediaError) as err:
         read_frames(path, [0])
     assert str(err.value).startswith(f"{path}: ")
+
+
+# ----------------------------------------------------------------------------------------------------
+# The decoding-cost limit (canvas pixels x frames decoded)
+
+
+def frame_bomb(width: int, height: int, n_frames: int) -> bytes:
+    """A GIF declaring a width x height canvas with n 1 x 1 frames (9000 frames: 135 KB, whatever the canvas)."""
+    frame = b"," + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + bytes([2, 2, 0x44, 1, 0])
+    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + bytes(6) + frame * n_frames + b";"
+
+
+def test_frame_bomb_refused_by_its_decoding_work_before_any_pixel(tmp_path):
+    """9000 1x1 frames on a 4000x4000 canvas pass the canvas and frame limits and weigh 135 KB, yet reaching TSN's
+    last frame (8437 of 8 segments) composites 8438 canvases of 16 M pixels. Refused before a canvas exists."""
+    path = write(tmp_path, frame_bomb(4000, 4000, 9000), "bomb.gif")
+    assert path.stat().st_size < 140_000
+    info = probe(path)  # describing it decodes nothing, so it is not refused
+    assert (info.width, info.height, info.n_frames) == (4000, 4000, 9000)
+    reason = ("decoding 8438 frames of 4000x4000 = 135008000000 composited pixels is over the limit of 16777216000 "
+              "pixels (Limits.max_composited_pixels)")
+    tracemalloc.start()
+    try:
+        with pytest.raises(LimitError) as err:
+            read_frames(path, [1125, 8437])
+        assert str(err.value) == f"{path}: {reason}"
+        with pytest.raises(LimitError, match=r"decoding 9000 frames .*Limits\.max_composited_pixels"):
+            next(iter_frames(path))
+        with pytest.raises(LimitError, match=r"decoding 8438 frames"):
+            next(pick_frames(path, [8437]))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # a 4000 x 4000 canvas would be 64 MB
+    assert read_frames(path, [2]).shape == (1, 4000, 4000, 3)  # a few frames of it are fine
+
+
+def test_composited_limit_is_exact_and_judged_on_the_frames_the_file_has(tmp_path):
+    path = write(tmp_path, three_frames())  # 3 frames of 4 x 4
+    assert read_frames(path, [1], Limits(max_composited_pixels=32)).shape == (1, 4, 4, 3)
+    with pytest.raises(LimitError, match=r"decoding 2 frames of 4x4 = 32 composited pixels is over the limit of 31"):
+        read_frames(path, [1], Limits(max_composited_pixels=31))
+    assert len(list(iter_frames(path, Limits(max_composited_pixels=48)))) == 3
+    with pytest.raises(LimitError, match="decoding 3 frames"):
+        next(iter_frames(path, Limits(max_composited_pixels=47)))
+    # asking past the end of a short file: judged on its 3 frames (48), so the real error comes out
+    with pytest.raises(MediaError, match="frame index 5 is out of range: the file has 3 frames"):
+        read_frames(path, [5], Limits(max_composited_pixels=48))
+
+
+def test_first_frame_growing_the_canvas_counts_at_the_grown_size(tmp_path):
+    path = write(tmp_path, gif_bytes(2, 2, [Frame([[0] * 4] * 4, left=4, top=4)] * 2, PALETTE))  # canvas 8 x 8
+    assert read_frames(path, [1], Limits(max_composited_pixels=128)).shape == (1, 8, 8, 3)
+    with pytest.raises(LimitError, match="decoding 2 frames of 8x8 = 128"):
+        read_frames(path, [1], Limits(max_composited_pixels=127))
+
+
+def test_default_composited_limit_passes_every_real_gif(real_gifs):
+    """Every shared real GIF decodes whole under the default, and (with a margin of over 1000x) its largest
+    canvas with its most frames would too."""
+    infos = [probe(path) for path in sorted(real_gifs.glob("*.gif"))]
+    costs = [info.width * info.height * info.n_frames for info in infos]
+    assert max(costs) == 480 * 480 * 48  # a-bold-claim.gif
+    widest = max(info.width * info.height for info in infos)
+    longest = max(info.n_frames for info in infos)
+    assert (widest, longest) == (540 * 540, 204)
+    assert widest * longest * 250 < DEFAULT_LIMITS.max_composited_pixels
+    for info in infos:  # the check passes exactly at a file's own cost (judged before the first frame is drawn)
+        cost = info.width * info.height * info.n_frames
+        next(iter_frames(info.path, Limits(max_composited_pixels=cost)))
+        with pytest.raises(LimitError):
+            next(iter_frames(info.path, Limits(max_composited_pixels=cost - 1)))
+
+
+def test_still_counts_as_one_frame_of_its_size(tmp_path):
+    path = tmp_path / "still.png"
+    Image.new("RGB", (64, 48), R).save(path)
+    assert probe(path, Limits(max_composited_pixels=100)).width == 64  # probing decodes nothing
+    assert read_frames(path, [0, 0], Limits(max_composited_pixels=64 * 48)).shape == (2, 48, 64, 3)
+    with pytest.raises(LimitError, match=r"decoding 1 frame of 64x48 = 3072 composited pixels .*max_composited"):
+        read_frames(path, [0], Limits(max_composited_pixels=64 * 48 - 1))
+
+
+def test_png_declaring_4096_squared_in_2_kb_counts_its_pixels(tmp_path):
+    path = tmp_path / "tiny.png"
+    Image.new("1", (4096, 4096)).save(path)
+    assert path.stat().st_size < 3000
+    limits = Limits(max_composited_pixels=4096 * 4096 - 1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LimitError, match="decoding 1 frame of 4096x4096 = 16777216"):
+            read_frames(path, [0], limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+
+
+def test_video_counts_frames_up_to_the_last_one_asked(tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_video(path, "libx264", n_frames=12, width=64, height=48, fps=10)
+    assert read_frames(path, [5], Limits(max_composited_pixels=64 * 48 * 6)).shape == (1, 48, 64, 3)
+    with pytest.raises(LimitError, match="decoding 6 frames of 64x48 = 18432 composited pixels"):
+        read_frames(path, [5], Limits(max_composited_pixels=64 * 48 * 6 - 1))
+    with pytest.raises(LimitError, match="decoding 12 frames"):
+        next(iter_frames(path, Limits(max_composited_pixels=64 * 48 * 12 - 1)))
+
+
+def test_every_limit_refusal_is_a_limit_error(tmp_path):
+    """LimitError (a MediaError) tells "over a limit" apart from "damaged", so a server can answer each its way."""
+    path = write(tmp_path, three_frames())
+    size = path.stat().st_size
+    for limits, field in ((Limits(max_file_bytes=size - 1), "max_file_bytes"),
+                          (Limits(max_canvas_pixels=15), "max_canvas_pixels"),
+                          (Limits(max_frames=2), "max_frames"),
+                          (Limits(max_composited_pixels=47), "max_composited_pixels")):
+        with pytest.raises(LimitError, match=rf"\(Limits\.{field}\)") as err:
+            list(iter_frames(path, limits))
+        assert isinstance(err.value, MediaError)
+    with pytest.raises(MediaError) as err:
+        probe(write(tmp_path, three_frames()[:20], "cut.gif"))
+    assert not isinstance(err.value, LimitError)
+    with pytest.raises(LimitError, match="max_canvas_pixels"):
+        probe(write(tmp_path, png_header_only(5000, 5000), "huge.png"))
+
+
+def test_composited_limit_validated():
+    with pytest.raises(ValueError, match="Limits.max_composited_pixels must be a positive int"):
+        Limits(max_composited_pixels=0)
+
+
+def test_pick_frames_yields_each_index_once_in_order(real_gifs):
+    path = real_gifs / "cool.gif"
+    picked = list(pick_frames(path, [30, 2, 30, 11]))
+    assert [index for index, _ in picked] == [2, 11, 30]
+    np.testing.assert_array_equal(np.stack([frame for _, frame in picked]), read_frames(path, [2, 11, 30]))
+    assert list(pick_frames(path, [])) == []
+    with pytest.raises(ValueError, match=">= 0"):
+        pick_frames(path, [-1])

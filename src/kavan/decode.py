@@ -7,7 +7,9 @@ Transparent pixels are shown over a matte colour (default white, like a browser 
 
 Every failure is a `MediaError` (a `KavanError`) naming the file and the reason, and every limit in
 `Limits` is enforced before the work it guards: the file size from `os.stat` before the file is read,
-the canvas size from the header before any pixel is decoded, the frame count while scanning.
+the canvas size from the header before any pixel is decoded, the frame count while scanning, and the
+decoding work of a read (canvas pixels x frames to decode) once the canvas is known, before any pixel
+is decoded. A refusal by a limit is a `LimitError` (a `MediaError`) whose message names the field.
 The behaviour and the reasons for each default are written down in docs/decoding.md.
 """
 
@@ -43,6 +45,11 @@ class MediaError(KavanError):
     """A media file that cannot be read, is damaged beyond use, or is over a limit."""
 
 
+class LimitError(MediaError):
+    """A file over one of the `Limits`: well formed, but more work than the caller allows (the message names the
+    field to raise). A class of its own so that a server can answer "too costly" apart from "damaged"."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Refusal thresholds, checked before the work they guard.
@@ -53,11 +60,22 @@ class Limits:
         for 4K UHD video (3840 x 2160 = 8.3 M); a decompression bomb declaring 65535 x 65535 is refused.
     max_frames: 10 000: a 1000-frame GIF passes with room to spare, and so does 5.5 minutes of 30 fps
         video; every frame up to the last one picked must be decoded, so this bounds the time too.
+    max_composited_pixels: 4096 x 4096 x 1000 = 16.8 G: the work of one `read_frames` / `iter_frames` /
+        `pick_frames`, counted as canvas pixels x frames to decode (every frame up to the largest index
+        asked for, as a GIF or video is decoded from the front; iter_frames: every frame; a still: one).
+        Neither limit above bounds it: a 135 KB GIF of 9000 1x1 frames on a 4000 x 4000 canvas passes both,
+        yet reaching TSN's last frame of it composites 8438 frames of a 16 M pixel canvas (135 G). Judged
+        once the canvas is known, before any pixel is decoded; a frame rectangle smaller than the canvas
+        costs less than it is counted, so this is an upper bound the headers give. The shared real GIFs
+        need at most 11.1 M (a-bold-claim.gif, 480 x 480 x 48; their largest canvas with their most frames,
+        540 x 540 x 204, would be 59.5 M), a 1000-frame 500 x 500 GIF 250 M, 66 s of 4K video at 30 fps
+        16.6 G.
     """
 
     max_file_bytes: int = 256 * 1024 * 1024
     max_canvas_pixels: int = 4096 * 4096
     max_frames: int = 10_000
+    max_composited_pixels: int = 4096 * 4096 * 1000
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -126,7 +144,7 @@ def _check_file(path: str | os.PathLike[str], limits: Limits) -> tuple[str, str]
     if info.st_size == 0:
         raise MediaError("empty file", name)
     if info.st_size > limits.max_file_bytes:
-        raise MediaError(f"file of {info.st_size} bytes is over the limit of {limits.max_file_bytes} bytes "
+        raise LimitError(f"file of {info.st_size} bytes is over the limit of {limits.max_file_bytes} bytes "
                          "(Limits.max_file_bytes)", name)
     try:
         with open(name, "rb") as fp:
@@ -141,8 +159,29 @@ def _check_file(path: str | os.PathLike[str], limits: Limits) -> tuple[str, str]
 
 def _check_canvas(width: int, height: int, limits: Limits, name: str) -> None:
     if width * height > limits.max_canvas_pixels:
-        raise MediaError(f"frame size {width}x{height} = {width * height} pixels is over the limit of "
+        raise LimitError(f"frame size {width}x{height} = {width * height} pixels is over the limit of "
                          f"{limits.max_canvas_pixels} pixels (Limits.max_canvas_pixels)", name)
+
+
+def _check_decoding_cost(name: str, width: int, height: int, needed: int | None, limits: Limits,
+                         count_frames: Callable[[], int]) -> None:
+    """Refuse a read that would composite more than `Limits.max_composited_pixels`, before any pixel is decoded.
+
+    needed: the frames the read decodes (None: all of them). A file never has more than `max_frames` frames, so
+    when width x height x min(needed, max_frames) is within the limit nothing more is read (every real GIF: the
+    common case costs nothing). Only past it is the file's own frame count taken (`count_frames`: a block scan
+    or demux, no pixel decoded), so that a read asking past the end of a short file is judged on the frames it
+    has and still gets its "out of range" error.
+    """
+    area = width * height
+    frames = limits.max_frames if needed is None else min(needed, limits.max_frames)
+    if area * frames <= limits.max_composited_pixels:
+        return
+    frames = min(frames, count_frames())
+    if area * frames > limits.max_composited_pixels:
+        raise LimitError(f"decoding {frames} frame{'s' if frames > 1 else ''} of {width}x{height} = {area * frames} "
+                         f"composited pixels is over the limit of {limits.max_composited_pixels} pixels "
+                         "(Limits.max_composited_pixels)", name)
 
 
 @contextmanager
@@ -151,7 +190,9 @@ def _errors(name: str) -> Iterator[None]:
     try:
         yield
     except gif.GifError as err:
-        raise MediaError(str(err), name) from None
+        # kavan.gif reports its limits (canvas, frames) as GifErrors whose message names the Limits field
+        kind = LimitError if "(Limits." in str(err) else MediaError
+        raise kind(str(err), name) from None
     except OSError as err:  # Pillow's decoding errors, and I/O errors
         raise MediaError(f"cannot decode ({err.strerror or err})", name) from None
 
@@ -203,9 +244,28 @@ def _probe_gif(name: str, limits: Limits) -> MediaInfo:
     return MediaInfo(name, "gif", width, height, len(durations), durations, reader.loop)
 
 
-def _gif_frames(name: str, limits: Limits) -> Iterator[Callable[[Matte], np.ndarray]]:
+class _CostCheckedReader(gif.GifReader):
+    """A GifReader that judges the decoding cost when the first image block has been read: the canvas is then
+    final (it grows to hold the first frame), and `gif.composite` has not yet decoded a pixel of it."""
+
+    def __init__(self, fp: Any, limits: Limits, name: str, needed: int | None):
+        super().__init__(fp, limits.max_canvas_pixels, limits.max_frames, name)
+        self._limits, self._path, self._needed = limits, name, needed
+
+    def _count(self) -> int:
+        """The file's frame count from a block scan of its own (this reader is in the middle of the file)."""
+        return probe(self._path, self._limits).n_frames
+
+    def images(self, with_data: bool) -> Iterator[gif.GifImage]:
+        for image in super().images(with_data):
+            if image.index == 0:
+                _check_decoding_cost(self._path, *self.canvas_size, self._needed, self._limits, self._count)
+            yield image
+
+
+def _gif_frames(name: str, limits: Limits, needed: int | None) -> Iterator[Callable[[Matte], np.ndarray]]:
     with _errors(name), open(name, "rb") as fp:
-        for canvas in gif.composite(_gif_reader(fp, limits, name)):
+        for canvas in gif.composite(_CostCheckedReader(fp, limits, name, needed)):
             yield partial(_binary_over_matte, canvas)
 
 
@@ -219,7 +279,7 @@ def _open_still(name: str, fmt: str, limits: Limits) -> tuple[Image.Image, int, 
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked below
             im = Image.open(name, formats=[fmt.upper()])
     except Image.DecompressionBombError:  # Pillow's hard limit, read from the header like ours
-        raise MediaError(f"image of more than {2 * Image.MAX_IMAGE_PIXELS} pixels is refused as a possible "
+        raise LimitError(f"image of more than {2 * Image.MAX_IMAGE_PIXELS} pixels is refused as a possible "
                          f"decompression bomb (Limits.max_canvas_pixels is {limits.max_canvas_pixels})",
                          name) from None
     try:
@@ -252,8 +312,10 @@ def _still_rgba(im: Image.Image, fmt: str) -> np.ndarray:
 
 def _still_frames(name: str, fmt: str, limits: Limits) -> Iterator[Callable[[Matte], np.ndarray]]:
     with _errors(name):
-        im, _, _ = _open_still(name, fmt, limits)
+        im, width, height = _open_still(name, fmt, limits)
         with im:
+            # a still is one frame, but a small file can declare a large one (a 2 KB PNG of 4096 x 4096)
+            _check_decoding_cost(name, width, height, 1, limits, lambda: 1)
             rgba = _still_rgba(im, fmt)
     yield partial(_over_matte, rgba)
 
@@ -318,7 +380,7 @@ def _probe_video(name: str, fmt: str, limits: Limits) -> MediaInfo:
             if packet.size == 0 or packet.is_discard:  # end-of-stream flush, or dropped by an edit list
                 continue
             if len(packets) == limits.max_frames:
-                raise MediaError(f"more than {limits.max_frames} frames (Limits.max_frames)", name)
+                raise LimitError(f"more than {limits.max_frames} frames (Limits.max_frames)", name)
             pts = packet.pts if packet.pts is not None else packet.dts
             timed = timed and pts is not None
             packets.append((pts or 0, packet.duration or 0))
@@ -335,27 +397,33 @@ def _video_rgb(frame: Any, width: int, height: int, matte: Matte) -> np.ndarray:
     return frame.to_ndarray(format="rgb24", width=width, height=height)
 
 
-def _video_frames(name: str, limits: Limits) -> Iterator[Callable[[Matte], np.ndarray]]:
+def _video_frames(name: str, fmt: str, limits: Limits,
+                  needed: int | None) -> Iterator[Callable[[Matte], np.ndarray]]:
     import av
 
     with _av_errors(name), av.open(name) as container:
         stream = _video_stream(container, name, limits)
         width, height = stream.codec_context.width, stream.codec_context.height
+        _check_decoding_cost(name, width, height, needed, limits,
+                             lambda: _probe_video(name, fmt, limits).n_frames)
         for index, frame in enumerate(container.decode(stream)):
             if index == limits.max_frames:
-                raise MediaError(f"more than {limits.max_frames} frames (Limits.max_frames)", name)
+                raise LimitError(f"more than {limits.max_frames} frames (Limits.max_frames)", name)
             yield partial(_video_rgb, frame, width, height)
 
 
 # ----------------------------------------------------------------------------------------------------
 # Public API
 
-def _frames(name: str, fmt: str, limits: Limits) -> Iterator[Callable[[Matte], np.ndarray]]:
-    """One renderer per frame, in display order; call it before asking for the next frame."""
+def _frames(name: str, fmt: str, limits: Limits, needed: int | None) -> Iterator[Callable[[Matte], np.ndarray]]:
+    """One renderer per frame, in display order; call it before asking for the next frame.
+
+    needed: how many frames the caller will decode (None: all), for the decoding-cost limit.
+    """
     if fmt == "gif":
-        return _gif_frames(name, limits)
+        return _gif_frames(name, limits, needed)
     if fmt in VIDEO_FORMATS:
-        return _video_frames(name, limits)
+        return _video_frames(name, fmt, limits, needed)
     return _still_frames(name, fmt, limits)
 
 
@@ -370,18 +438,57 @@ def probe(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> Medi
     return _probe_still(name, fmt, limits)
 
 
+def _wanted(indices: Iterable[int]) -> list[int]:
+    """The indices as ints; a negative one is a programming error (ValueError), not a bad file."""
+    wanted = [int(i) for i in indices]
+    if any(i < 0 for i in wanted):
+        raise ValueError(f"frame indices must be >= 0, got {min(wanted)}")
+    return wanted
+
+
+def _pick(name: str, fmt: str, targets: list[int], limits: Limits, matte: Matte) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB frame) for each of the sorted, distinct `targets`, decoding the file once from the front."""
+    pending = iter(targets)
+    target = next(pending)
+    n_seen = 0
+    with closing(_frames(name, fmt, limits, targets[-1] + 1)) as frames:
+        for index, render in enumerate(frames):
+            n_seen = index + 1
+            if index != target:
+                continue
+            yield index, render(matte)
+            target = next(pending, None)
+            if target is None:
+                return
+    raise MediaError(f"frame index {target} is out of range: the file has {n_seen} frames", name)
+
+
+def pick_frames(path: str | os.PathLike[str], indices: Iterable[int], limits: Limits = DEFAULT_LIMITS,
+                matte: Matte = WHITE) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (index, RGB frame) once for each distinct index in `indices`, in increasing order.
+
+    The file is decoded once, front to back, and only one converted frame exists at a time: a caller that
+    shrinks each frame before asking for the next (kavan serve) never holds several full-size frames, which for
+    a large canvas is most of the memory `read_frames` needs. Arguments and errors as for `read_frames`; the
+    file is checked when this is called, the frames are decoded as they are asked for.
+    """
+    matte = _check_matte(matte)
+    targets = sorted(set(_wanted(indices)))
+    name, fmt = _check_file(path, limits)
+    return _pick(name, fmt, targets, limits, matte) if targets else iter(())
+
+
 def read_frames(path: str | os.PathLike[str], indices: Iterable[int], limits: Limits = DEFAULT_LIMITS,
                 matte: Matte = WHITE) -> np.ndarray:
     """Frames `indices` as a (len(indices), height, width, 3) uint8 RGB array, in the order asked.
 
     Indices may repeat and come in any order. The file is decoded once, front to back, keeping one
     canvas; only the requested frames are converted, and decoding stops after the last one.
-    An index past the last frame is a MediaError; a negative index is a ValueError.
+    An index past the last frame is a MediaError; a negative index is a ValueError; decoding more than
+    `Limits.max_composited_pixels` to reach the largest index is a LimitError, before any pixel is decoded.
     """
     matte = _check_matte(matte)
-    wanted = [int(i) for i in indices]
-    if any(i < 0 for i in wanted):
-        raise ValueError(f"frame indices must be >= 0, got {min(wanted)}")
+    wanted = _wanted(indices)
     name, fmt = _check_file(path, limits)
     if not wanted:
         info = probe(name, limits)
@@ -389,33 +496,24 @@ def read_frames(path: str | os.PathLike[str], indices: Iterable[int], limits: Li
     positions: dict[int, list[int]] = defaultdict(list)
     for position, index in enumerate(wanted):
         positions[index].append(position)
-    targets = iter(sorted(positions))
-    target = next(targets)
     out: np.ndarray | None = None
-    n_seen = 0
-    with closing(_frames(name, fmt, limits)) as frames:
-        for index, render in enumerate(frames):
-            n_seen = index + 1
-            if index != target:
-                continue
-            image = render(matte)
-            if out is None:
-                out = np.empty((len(wanted), *image.shape), np.uint8)
-            out[positions[index]] = image
-            target = next(targets, None)
-            if target is None:
-                return out
-    raise MediaError(f"frame index {target} is out of range: the file has {n_seen} frames", name)
+    for index, image in _pick(name, fmt, sorted(positions), limits, matte):
+        if out is None:
+            out = np.empty((len(wanted), *image.shape), np.uint8)
+        out[positions[index]] = image
+    assert out is not None
+    return out
 
 
 def iter_frames(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS,
                 matte: Matte = WHITE) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (index, RGB frame) for every frame in display order, one decoded frame in memory at a time.
 
-    Each yielded array is new, so it may be kept.
+    Each yielded array is new, so it may be kept. A file whose every frame would composite more than
+    `Limits.max_composited_pixels` is refused before the first frame is yielded.
     """
     matte = _check_matte(matte)
     name, fmt = _check_file(path, limits)
-    with closing(_frames(name, fmt, limits)) as frames:
+    with closing(_frames(name, fmt, limits, None)) as frames:
         for index, render in enumerate(frames):
             yield index, render(matte)

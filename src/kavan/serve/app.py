@@ -4,24 +4,40 @@
     GET  /api/info         emotions, quadrants and their colours, the upload limits, the model's training record
     POST /api/predict      the raw file as the request body (X-Filename: its URL-encoded name)
                            -> 200 {"prediction": <kavan predict JSON>, "overlay": "data:image/gif;base64,..."}
-                           -> 4xx {"error": "<name>: <reason>"} for an upload that is refused
+                           -> 4xx/503 {"error": "<name>: <reason>"} for an upload that is refused
 
-Uploads are refused before the model sees them: no Content-Length (411), more than ``max_upload_bytes`` (413,
-judged from the header before the body is processed), content the decoder cannot describe or of a type
-outside ``accepted`` (415; judged by the bytes, not the name), or frames it cannot decode (422). The model runs
-one request at a time (one lock); decoding and drawing run in the request's own thread. Every failure is
-answered and the server goes on.
+Every request first shows it is meant for this server: its Host header must name the address the server is bound
+to (or localhost when bound to loopback), else 421, so a page from another site cannot reach the demo through
+DNS rebinding; an upload whose Origin header names another site is refused (403). Uploads are then refused
+before the model sees them: no Content-Length (411), more than ``max_upload_bytes`` (413, judged from the header
+before the body is read), more uploads in progress than the server takes (503 with Retry-After, also before the
+body is read), a body not received within ``read_timeout_s`` (408), content the decoder cannot describe or of a
+type outside ``accepted`` (415; judged by the bytes, not the name), over the server's decoding limits (422:
+``ServeSettings.limits``, stricter than the library's, including the decoding work of canvas pixels x frames)
+or frames it cannot decode (422).
+
+What one upload can cost is bounded: at most ``max_active`` uploads decode and predict at once and
+``max_waiting`` more send their bodies and wait, each body at most ``max_upload_bytes``; decoding an upload holds
+one full-size frame at a time (each sampled frame is shrunk to the model's input and the overlay's size as soon
+as it is decoded), and its work is bounded by ``Limits.max_composited_pixels``. The model runs one request at a
+time (one lock). Every failure is answered and the server goes on.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import ipaddress
 import json
 import logging
+import math
 import os
+import socket
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,11 +45,18 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
+import torch
+from PIL import Image
+
 from kavan import decode
 from kavan.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
 from kavan.errors import KavanError
+from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
 from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
+from kavan.sampling import tsn_indices
+from kavan.transforms import FrameTransform
 
 log = logging.getLogger(__name__)
 
@@ -44,39 +67,160 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
 DRAIN_BYTES = 64 * 1024 * 1024
 FORMAT_NAMES = {"gif": "GIF", "mp4": "MP4", "webm": "WebM", "png": "PNG", "jpeg": "JPEG", "webp": "WebP",
                 "mov": "MOV", "mkv": "MKV"}
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+RETRY_AFTER_S = 5
+"""Retry-After of a 503: about the time one upload at the server's limits takes to decode and predict."""
+
+SERVE_LIMITS = decode.Limits(max_file_bytes=20_000_000, max_canvas_pixels=2048 * 2048, max_frames=10_000,
+                             max_composited_pixels=2 ** 29)
+"""The decoder's limits for uploads, stricter than the library's (decode.DEFAULT_LIMITS): a page anyone on the
+network may reach must bound what one small upload makes it do. max_file_bytes is replaced by the upload limit.
+
+max_canvas_pixels: 2048 x 2048 = 4.2 M. The model sees frames of 128-224 px, so a larger canvas adds decoding work
+    and memory, not information; this holds every real GIF (the largest shared one is 540 x 540) and 1440p video,
+    and refuses a 2 KB PNG or a 135 KB GIF declaring 4096 x 4096 from its header.
+max_composited_pixels: 2^29 = 537 M canvas pixels x frames decoded for one upload: the shared real GIFs need at
+    most 11.1 M (their largest canvas with their most frames, 540 x 540 x 204, would be 59.5 M), a 720p clip 0.92 M
+    a frame (TSN decodes up to its last sampled frame: about 20 s of 30 fps video pass); a GIF of 9000 1 x 1
+    frames on a 2000 x 2000 canvas would need 31.5 G for T = 4.
+    Compositing full 2048 x 2048 frames took about 13 ns of CPU a canvas pixel on the project's machine, so this
+    bounds the decoding of one upload to about 7 s of one core.
+"""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address only reaches this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_wildcard(host: str) -> bool:
+    """Whether a bind address means every interface of the machine."""
+    return host.strip("[]") in ("", "0.0.0.0", "::")
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """host, port: where to listen (port 0: any free port). max_upload_bytes: the largest upload accepted (20 MB).
-    accepted: the media formats accepted, by content (kavan.decode's format names). read_timeout_s: a client that
-    stops sending its upload for this long is dropped."""
+    """How the demo listens and what it takes.
+
+    host, port: where to listen (port 0: any free port). max_upload_bytes: the largest upload accepted (20 MB).
+    accepted: the media formats accepted, by content (kavan.decode's format names). read_timeout_s: the time a
+    client has to send its request line and headers (per read) and its whole upload body (in all): a client that
+    stops half way is answered 408 and dropped, so it cannot hold a place for long. max_active: uploads decoded
+    and predicted at once (the model itself runs one at a time). max_waiting: further uploads let in to send
+    their bodies and wait for a turn; past max_active + max_waiting an upload is answered 503 with Retry-After
+    before its body is read. allowed_hosts: names besides the bound address under which clients reach the
+    server (the Host header check; for example the machine's name behind --host 0.0.0.0). limits: the decoder's
+    limits for uploads (its max_file_bytes is replaced by max_upload_bytes).
+    """
 
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = 20_000_000
     accepted: tuple[str, ...] = ("gif", "mp4", "webm", "png", "jpeg")
     read_timeout_s: float = 60.0
+    max_active: int = 2
+    max_waiting: int = 8
+    allowed_hosts: tuple[str, ...] = ()
+    limits: decode.Limits = SERVE_LIMITS
 
     def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise KavanError(f"the port must be in 0..65535, got {self.port}")
         if self.max_upload_bytes < 1:
             raise KavanError(f"the upload limit must be at least 1 byte, got {self.max_upload_bytes}")
         unknown = set(self.accepted) - set(FORMAT_NAMES)
         if unknown:
             raise KavanError(f"unknown upload formats {sorted(unknown)}; known: {', '.join(FORMAT_NAMES)}")
+        if not (math.isfinite(self.read_timeout_s) and self.read_timeout_s > 0):
+            raise KavanError(f"the read timeout must be a finite number of seconds > 0, got {self.read_timeout_s}")
+        if self.max_active < 1 or self.max_waiting < 0:
+            raise KavanError(f"max_active must be >= 1 and max_waiting >= 0, got {self.max_active}, "
+                             f"{self.max_waiting}")
+
+    def upload_limits(self) -> decode.Limits:
+        """The decoder's limits for an upload: ``limits`` with the upload size as its file size."""
+        return dataclasses.replace(self.limits, max_file_bytes=self.max_upload_bytes)
 
 
 class UploadRefused(Exception):
-    """An upload the demo answers with an error status and a message for the page."""
+    """An upload the demo answers with an error status and a message for the page (retry_after_s: for a 503)."""
 
-    def __init__(self, status: HTTPStatus, message: str):
+    def __init__(self, status: HTTPStatus, message: str, retry_after_s: int | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after_s = retry_after_s
 
 
 def megabytes(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.1f} MB"
+
+
+def strictest(a: decode.Limits, b: decode.Limits) -> decode.Limits:
+    """Field by field the smaller of two Limits: the server's limits never loosen the predictor's own."""
+    return decode.Limits(**{field.name: min(getattr(a, field.name), getattr(b, field.name))
+                            for field in dataclasses.fields(decode.Limits)})
+
+
+def shrink_for_overlay(frame: np.ndarray, max_side: int) -> np.ndarray:
+    """The frame at the size the overlay draws it (kavan.predict.pictures.overlay_frames: longer side at most
+    max_side, LANCZOS), so that a full-size frame need not be kept for it: the overlay comes out the same, and
+    overlay_frames finds nothing left to scale."""
+    height, width = frame.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale >= 1.0:
+        return frame
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS))
+
+
+class WorkGate:
+    """Bounds the uploads in progress, so that many clients cannot add up to more memory than a few uploads.
+
+    ``admit`` lets in at most ``active + waiting`` uploads (to send their bodies and wait) and refuses the next at
+    once with 503; ``turn`` lets ``active`` of them decode and predict at a time. What the server holds is then
+    at most (active + waiting) bodies and ``active`` decodings, whatever the number of connections.
+    """
+
+    def __init__(self, active: int, waiting: int):
+        self._turns = threading.Semaphore(active)
+        self._capacity = active + waiting
+        self._admitted = 0
+        self._lock = threading.Lock()
+
+    @property
+    def admitted(self) -> int:
+        """Uploads let in and not yet answered (sending their bodies, waiting, or being decoded and predicted)."""
+        with self._lock:
+            return self._admitted
+
+    @contextmanager
+    def admit(self, name: str) -> Iterator[None]:
+        """Hold a place for one upload, or raise UploadRefused (503, Retry-After) when every place is taken."""
+        with self._lock:
+            full = self._admitted >= self._capacity
+            if not full:
+                self._admitted += 1
+        if full:
+            raise UploadRefused(HTTPStatus.SERVICE_UNAVAILABLE,
+                                f"{name}: the server is busy with {self._capacity} uploads; try again in "
+                                f"{RETRY_AFTER_S} s", RETRY_AFTER_S)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait for one of the ``active`` turns to decode and predict."""
+        with self._turns:
+            yield
 
 
 class DemoApp:
@@ -87,7 +231,8 @@ class DemoApp:
         self.predictor = predictor
         self.settings = settings
         self.style = style
-        self.limits = dataclasses.replace(predictor.limits, max_file_bytes=settings.max_upload_bytes)
+        self.limits = strictest(predictor.limits, settings.upload_limits())
+        self.gate = WorkGate(settings.max_active, settings.max_waiting)
         self._model_lock = threading.Lock()
 
     def accepted_names(self) -> str:
@@ -118,32 +263,68 @@ class DemoApp:
                                 f"{name}: {megabytes(length)} is over the upload limit of "
                                 f"{megabytes(self.settings.max_upload_bytes)}")
 
+    def prepare(self, path: str, n_frames: int) -> PreparedClip:
+        """The model's input and the overlay's frames, decoding one sampled frame at a time.
+
+        The same frames and transform as Predictor.predict (TSN evaluation frames, FrameTransform.evaluation),
+        but each frame is turned into its model input and shrunk to the overlay's size as soon as it is decoded.
+        Keeping the T full-size frames instead, and the attention maps upsampled to their size, is what made a
+        135 KB GIF declaring a 4000 x 4000 canvas cost 1.5 GB: T x 48 MB of frames and T x 128 MB of float64
+        maps. One upload now holds one full-size frame and the decoder's canvas.
+        """
+        preparer = self.predictor.preparer()
+        indices = tsn_indices(n_frames, preparer.t, train=False)
+        transform = FrameTransform.evaluation(preparer.size)
+        inputs: dict[int, torch.Tensor] = {}
+        shown: dict[int, np.ndarray] = {}
+        for index, frame in decode.pick_frames(path, indices, self.limits):
+            inputs[index] = transform(frame[None])[0][0]
+            shown[index] = shrink_for_overlay(frame, self.style.max_side)
+            del frame  # before the next frame is decoded
+        # FrameTransform lays a batch out channels-last (the frames come in as H x W x 3), and the model's
+        # convolutions round differently on another layout: the same layout gives the same numbers as predict().
+        batch = torch.stack([inputs[i] for i in indices]).contiguous(memory_format=torch.channels_last)
+        return PreparedClip(batch, indices, np.stack([shown[i] for i in indices]))
+
     def predict_upload(self, blob: bytes, name: str) -> dict[str, Any]:
-        """The prediction (its path is the upload's name) and the overlay GIF as a data URL, or UploadRefused."""
+        """The prediction (its path is the upload's name) and the overlay GIF as a data URL, or UploadRefused.
+
+        Decoding, the model and the overlay run in one of the gate's turns (at most max_active at once).
+        """
         self.check_size(len(blob), name)
-        with tempfile.TemporaryDirectory(prefix="kavan-serve-") as folder:
+        with self.gate.turn(), tempfile.TemporaryDirectory(prefix="kavan-serve-") as folder:
             path = os.path.join(folder, "upload")
             with open(path, "wb") as handle:
                 handle.write(blob)
-            try:
-                info = decode.probe(path, self.limits)
-            except KavanError as err:  # not a media file, or one the decoder cannot even describe
-                raise UploadRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"{name}: {err.reason}") from None
-            if info.format not in self.settings.accepted:
-                raise UploadRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                                    f"{name}: {FORMAT_NAMES[info.format]} files are not accepted; upload a "
-                                    f"{self.accepted_names()} file")
-            try:
-                clip = self.predictor.preparer(keep_frames=True).from_path(path)
-            except KavanError as err:  # described, but its frames cannot be decoded
-                raise UploadRefused(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}: {err.reason}") from None
-        with self._model_lock:
-            outputs = self.predictor.forward(clip.inputs[None])
-        analysis = self.predictor.results([clip], [name], outputs)[0]
-        overlay = None
-        if analysis.attention is not None:
-            overlay = "data:image/gif;base64," + base64.b64encode(overlay_gif(analysis.attention, self.style)).decode()
+            clip = self._decode(path, name)
+            with self._model_lock:
+                outputs = self.predictor.forward(clip.inputs[None])
+            bad = self.predictor.non_finite(outputs)
+            if bad:
+                raise UploadRefused(HTTPStatus.INTERNAL_SERVER_ERROR, f"{name}: {bad[0]}")
+            analysis = self.predictor.results([clip], [name], outputs)[0]
+            overlay = None
+            if analysis.attention is not None:
+                overlay = "data:image/gif;base64," + base64.b64encode(
+                    overlay_gif(analysis.attention, self.style)).decode()
         return {"prediction": analysis.prediction.to_json(), "overlay": overlay}
+
+    def _decode(self, path: str, name: str) -> PreparedClip:
+        """Describe the upload, check its type, decode its frames; every refusal as UploadRefused."""
+        try:
+            info = decode.probe(path, self.limits)
+        except decode.LimitError as err:  # well formed, but over the server's limits
+            raise UploadRefused(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}: {err.reason}") from None
+        except KavanError as err:  # not a media file, or one the decoder cannot even describe
+            raise UploadRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"{name}: {err.reason}") from None
+        if info.format not in self.settings.accepted:
+            raise UploadRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                                f"{name}: {FORMAT_NAMES[info.format]} files are not accepted; upload a "
+                                f"{self.accepted_names()} file")
+        try:
+            return self.prepare(path, info.n_frames)
+        except KavanError as err:  # described, but its frames are over a limit or cannot be decoded
+            raise UploadRefused(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}: {err.reason}") from None
 
 
 class DemoHandler(BaseHTTPRequestHandler):
@@ -159,22 +340,81 @@ class DemoHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         log.debug("%s %s", self.address_string(), format % args)
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, close: bool = False) -> None:
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, close: bool = False,
+              extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, status: HTTPStatus, payload: dict[str, Any], close: bool = False) -> None:
-        self._send(status, json.dumps(payload).encode("utf-8"), "application/json", close)
+    def _json(self, status: HTTPStatus, payload: dict[str, Any], close: bool = False,
+              extra: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode("utf-8"), "application/json", close, extra)
+
+    # -- is the request meant for this server? ---------------------------------------------------------------
+
+    def _host_names(self) -> set[str]:
+        """The host names a client may put in its Host header: the bound address (for a wildcard bind, the
+        address this connection arrived on and the machine's name), the loopback names when that address is
+        loopback, and ServeSettings.allowed_hosts."""
+        settings = self.server.app.settings
+        bound = settings.host.strip("[]").lower()
+        names = {name.lower() for name in settings.allowed_hosts}
+        if is_wildcard(bound):
+            bound = self.connection.getsockname()[0].lower()
+            names.add(socket.gethostname().lower())
+        names.add(bound)
+        if is_loopback(bound):
+            names |= LOOPBACK_NAMES
+        return names
+
+    def _misdirected(self) -> UploadRefused | None:
+        """Why the request is not for this server (Host header: DNS rebinding; Origin header on a POST: another
+        site's page), or None. A rebinding page's requests carry its own name in Host; a browser sends Origin
+        with every POST, and its own origin for the demo's page."""
+        port = self.server.server_address[1]
+        host = self.headers.get("Host")
+        if host is None:
+            return UploadRefused(HTTPStatus.BAD_REQUEST, "the request has no Host header")
+        try:
+            parts = urlsplit("//" + host.strip())
+            name, host_port = parts.hostname, parts.port or 80
+        except ValueError:
+            name = None
+        if name is None or parts.path or parts.username is not None or not host.strip():
+            return UploadRefused(HTTPStatus.BAD_REQUEST, f"bad Host header {host!r}")
+        if name not in self._host_names() or host_port != port:
+            return UploadRefused(HTTPStatus.MISDIRECTED_REQUEST,
+                                 f"Host {host!r} is not this server's address ({self.server.url}): open the page "
+                                 "at that address, or start kavan serve with --allow-host NAME")
+        origin = self.headers.get("Origin")
+        if self.command == "POST" and origin is not None:
+            try:
+                other = urlsplit(origin.strip())
+                same = (other.scheme, other.hostname, other.port or 80) == ("http", name, host_port)
+            except ValueError:
+                same = False
+            if not same:
+                return UploadRefused(HTTPStatus.FORBIDDEN, f"cross-origin upload refused: Origin {origin!r} is "
+                                                           f"not this server's origin (http://{host.strip()})")
+        return None
+
+    # -- GET -----------------------------------------------------------------------------------------------
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        refused = self._misdirected()
+        if refused is not None:
+            log.info("refused %s %s: %s", self.command, self.path, refused.message)
+            self._json(refused.status, {"error": refused.message}, close=True)
+            return
         route = urlsplit(self.path).path
         if route == "/api/info":
             self._json(HTTPStatus.OK, self.server.app.info())
@@ -188,18 +428,46 @@ class DemoHandler(BaseHTTPRequestHandler):
         else:
             self._json(HTTPStatus.NOT_FOUND, {"error": f"{route}: not found"})
 
-    def _discard(self, length: int) -> None:
-        """Read and drop a refused body, so the client, still sending it, gets the answer instead of a reset."""
-        while length > 0:
-            chunk = self.rfile.read(min(length, 1 << 20))
-            if not chunk:
-                return
-            length -= len(chunk)
+    # -- POST ----------------------------------------------------------------------------------------------
+
+    def _receive(self, length: int, keep: bool) -> bytes | None:
+        """Read ``length`` body bytes (keep=False: read and drop them) within read_timeout_s in all.
+
+        The socket timeout alone bounds each read, not the body: a client sending a byte now and then would hold
+        its thread and its place at the gate for ever. So each read waits at most for what is left of one
+        deadline. Returns None when the client closed the connection early; raises TimeoutError at the deadline.
+        """
+        deadline = time.monotonic() + self.server.app.settings.read_timeout_s
+        parts = []
+        try:
+            while length > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the upload body was not received in time")
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(length, 1 << 16))
+                if not chunk:
+                    return None
+                if keep:
+                    parts.append(chunk)
+                length -= len(chunk)
+        finally:
+            self.connection.settimeout(self.timeout)
+        return b"".join(parts)
+
+    def _refuse(self, refused: UploadRefused, name: str, length: int | None) -> None:
+        """Answer a refused upload and close; a body of up to DRAIN_BYTES is read and dropped first, so a client
+        still sending it gets the answer instead of a reset."""
+        log.info("refused %s: %s", name, refused.message)
+        if length is not None and length <= DRAIN_BYTES:
+            try:
+                self._receive(length, keep=False)
+            except (TimeoutError, OSError):
+                pass
+        extra = {"Retry-After": str(refused.retry_after_s)} if refused.retry_after_s is not None else None
+        self._json(refused.status, {"error": refused.message}, close=True, extra=extra)
 
     def do_POST(self) -> None:  # noqa: N802
-        if urlsplit(self.path).path != "/api/predict":
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"{self.path}: not found"}, close=True)
-            return
         app = self.server.app
         name = os.path.basename(unquote(self.headers.get("X-Filename", ""))) or "upload"
         header = self.headers.get("Content-Length")
@@ -210,22 +478,37 @@ class DemoHandler(BaseHTTPRequestHandler):
         except ValueError:
             self._json(HTTPStatus.BAD_REQUEST, {"error": f"{name}: bad Content-Length {header!r}"}, close=True)
             return
+        refused = self._misdirected()
+        if refused is not None:
+            self._refuse(refused, name, length)
+            return
+        if urlsplit(self.path).path != "/api/predict":
+            self._refuse(UploadRefused(HTTPStatus.NOT_FOUND, f"{self.path}: not found"), name, length)
+            return
         try:
             app.check_size(length, name)
+            with app.gate.admit(name):
+                self._upload(name, length)
         except UploadRefused as refused:
-            log.info("refused %s: %s", name, refused.message)
-            if length is not None and length <= DRAIN_BYTES:
-                self._discard(length)
-            self._json(refused.status, {"error": refused.message}, close=True)
-            return
+            self._refuse(refused, name, length)
+
+    def _upload(self, name: str, length: int | None) -> None:
+        """Receive an admitted upload's body and answer it (the prediction, or why it was refused)."""
         assert length is not None
-        blob = self.rfile.read(length)
-        if len(blob) < length:
-            log.info("%s: the upload was cut off after %d of %d bytes", name, len(blob), length)
+        try:
+            blob = self._receive(length, keep=True)
+        except TimeoutError:
+            timeout = self.server.app.settings.read_timeout_s
+            log.info("%s: the upload was not received within %g s", name, timeout)
+            self._json(HTTPStatus.REQUEST_TIMEOUT,
+                       {"error": f"{name}: the upload was not received within {timeout:g} s"}, close=True)
+            return
+        if blob is None:
+            log.info("%s: the upload was cut off before its %d bytes", name, length)
             self.close_connection = True
             return
         try:
-            self._json(HTTPStatus.OK, app.predict_upload(blob, name))
+            self._json(HTTPStatus.OK, self.server.app.predict_upload(blob, name))
         except UploadRefused as refused:
             log.info("refused %s: %s", name, refused.message)
             self._json(refused.status, {"error": refused.message})
@@ -254,5 +537,6 @@ def make_server(predictor: Predictor, settings: ServeSettings = ServeSettings(),
     """A bound (not yet serving) demo server; call ``serve_forever()`` (and ``shutdown()`` from another thread)."""
     try:
         return DemoServer(DemoApp(predictor, settings, style))
-    except OSError as err:
-        raise KavanError(f"cannot listen on {settings.host}:{settings.port} ({err.strerror or err})") from None
+    except (OSError, OverflowError) as err:
+        raise KavanError(f"cannot listen on {settings.host}:{settings.port} ({getattr(err, 'strerror', None) or err})"
+                         ) from None
