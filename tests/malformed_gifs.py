@@ -94,4 +94,5 @@ def corpus() -> list[Case]:
         Case("corrupt-lzw", _corrupt_lzw(), "error", "frame 2: corrupt image data", "decode"),
         Case("huge-canvas", gif_bytes(65535, 65535, [Frame([[0]])], PALETTE), "error", "max_canvas_pixels"),
         Case("many-frames", _many_frames(), "error", "max_frames"),
+        Case("composited-bomb", _composited_bomb(), "error", "max_composited_pixels", "decode"),
     ]
