@@ -1,4 +1,5 @@
-"""Fault injection: the malformed-media corpus (tests/malformed_gifs.py) through every command that reads media.
+"""Fault injection: the malformed-media corpus (tests/malformed_gifs.py) through every command that reads media:
+info, predict, train (cached and end to end), data check, keypoints and serve.
 
 For each command and each bad file: one clear error naming the file and the reason, the other files (eight good
 GIFs among them) go on, memory stays bounded (the huge and many-frame files are refused before anything large is
@@ -188,3 +189,24 @@ def test_serve_answers_each_bad_upload_with_one_error_and_goes_on(media, tmp_pat
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_keypoints_fails_each_bad_file_once_and_caches_the_rest(media, tmp_path):
+    import shutil
+
+    from kavan import keypoint_cache
+
+    root = tmp_path / "ds"
+    shutil.copytree(media / "gifs", root / "gifs")
+    code, out, err, rss = run("keypoints", str(root), cwd=tmp_path)
+    assert code == 1 and rss < RSS_LIMIT_MB
+    failed = {line.split(":", 1)[0].split()[-1]: line for line in out.splitlines() if line.startswith("  failed ")}
+    bad = {c.name: c for c in CASES if c.expected == "error"}
+    assert set(failed) == set(bad), out
+    for name, line in failed.items():
+        assert bad[name].reason.lower() in line.lower(), line
+    caches = {p.stem: p for p in (root / "keypoints").glob("*.safetensors")}
+    assert set(caches) == {c.name for c in CASES if c.expected == "usable"} | set(GOOD)
+    for path in caches.values():
+        keypoint_cache.load(path)  # whole files only
