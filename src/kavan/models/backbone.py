@@ -69,6 +69,9 @@ class Backbone(nn.Module):
                 stem, tail = self.body, nn.Sequential()
             elif self.frozen_until:
                 stem, tail = split_after(self.body, self.frozen_until, self.name)
+                if not len(tail):
+                    raise KavanError(f"backbone {self.name}: nothing is left to train after {self.frozen_until!r}; "
+                                     "use model.frozen: true to freeze the whole backbone")
             else:
                 stem, tail = nn.Sequential(), self.body
             self._split = (self.body, stem, tail)
@@ -206,38 +209,27 @@ def cut_at_feature_map(model: nn.Module, name: str, cut_after: str = "") -> nn.S
     return truncate(trunk, cut_after, name) if cut_after else trunk
 
 
-def truncate(chain: nn.Sequential, cut_after: str, name: str, within: str = "") -> nn.Sequential:
+def truncate(chain: nn.Sequential, cut_after: str, name: str) -> nn.Sequential:
     """``chain`` without the modules after the dotted path ``cut_after`` (nested Sequentials are cut too).
 
     The kept modules are the same objects under the same names, so checkpoint keys still address them.
-    ``within`` is the dotted path of ``chain`` itself in the trunk, for messages.
     """
-    head, _, rest = cut_after.partition(".")
-    path = f"{within}.{head}" if within else head
-    names = [child for child, _ in chain.named_children()]
-    if head not in names:
-        raise KavanError(f"backbone {name} has no module {path!r} to cut after "
-                         f"(modules {'in ' + repr(within) if within else 'at the top'}: {', '.join(names)})")
-    kept = OrderedDict((child, chain.get_submodule(child)) for child in names[: names.index(head) + 1])
-    if rest:
-        inner = kept[head]
-        if not isinstance(inner, nn.Sequential):
-            raise KavanError(f"backbone {name}: cannot cut inside {path!r}, a {type(inner).__name__}")
-        kept[head] = truncate(inner, rest, name, path)
-    return nn.Sequential(kept)
+    return split_after(chain, cut_after, name, purpose="cut after")[0]
 
 
-def split_after(chain: nn.Sequential, last: str, name: str, within: str = "") -> tuple[nn.Sequential, nn.Sequential]:
+def split_after(chain: nn.Sequential, last: str, name: str, within: str = "",
+                purpose: str = "freeze up to") -> tuple[nn.Sequential, nn.Sequential]:
     """``chain`` cut in two after the dotted path ``last``: (the modules up to it, the modules after it).
 
     Both are new Sequentials holding the same module objects under the same names (nested Sequentials are split
-    too), so ``chain`` still owns and names every parameter. The second part must not be empty.
+    too), so ``chain`` still owns and names every parameter. ``within`` is the dotted path of ``chain`` itself in
+    the trunk and ``purpose`` what the cut is for, both for messages.
     """
     head, _, rest = last.partition(".")
     path = f"{within}.{head}" if within else head
     names = [child for child, _ in chain.named_children()]
     if head not in names:
-        raise KavanError(f"backbone {name} has no module {path!r} to freeze up to "
+        raise KavanError(f"backbone {name} has no module {path!r} to {purpose} "
                          f"(modules {'in ' + repr(within) if within else 'at the top'}: {', '.join(names)})")
     at = names.index(head)
     before = OrderedDict((child, chain.get_submodule(child)) for child in names[:at])
@@ -245,16 +237,13 @@ def split_after(chain: nn.Sequential, last: str, name: str, within: str = "") ->
     inner = chain.get_submodule(head)
     if rest:
         if not isinstance(inner, nn.Sequential):
-            raise KavanError(f"backbone {name}: cannot split inside {path!r}, a {type(inner).__name__}")
-        inner_before, inner_after = split_after(inner, rest, name, path)
+            raise KavanError(f"backbone {name}: cannot cut inside {path!r}, a {type(inner).__name__}")
+        inner_before, inner_after = split_after(inner, rest, name, path, purpose)
         before[head] = inner_before
         if len(inner_after):
             after = OrderedDict([(head, inner_after), *after.items()])
     else:
         before[head] = inner
-    if not after and not within:
-        raise KavanError(f"backbone {name}: nothing is left to train after {last!r}; "
-                         "use model.frozen: true to freeze the whole backbone")
     return nn.Sequential(before), nn.Sequential(after)
 
 
