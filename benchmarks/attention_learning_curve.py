@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from kavan.config import load_config
-from kavan.dataset import Dataset
-from kavan.localisation import has_groundtruth
-from kavan.splits import write_split_file
-from kavan.training.ablation import run_localisation
+from kavan.data.dataset import Dataset
+from kavan.experiments.localisation import has_groundtruth
+from kavan.data.splits import write_split_file
+from kavan.experiments.ablation import run_localisation
 from kavan.training.trainer import train_split
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/baselines_protocol.py --data DIR --cache DIR [--splits 5] [--seed 0] \
         [--split-mode random|folds] [--out FILE.json]
 
-For each of the dataset's seeded 80/20 splits (kavan.dataset.Dataset.splits): both baselines
+For each of the dataset's seeded 80/20 splits (kavan.data.dataset.Dataset.splits): both baselines
 (``kavan.baselines.fit_predict``, scored like ``run_baseline``), and two chance rows on the same splits:
 "training mean" predicts every test GIF's 17 intensities as the training GIFs' mean (so its quadrant is always the
 same one), "majority quadrant" scores the accuracy of always answering the training split's most frequent
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan import metrics
+from kavan.training import metrics
 from kavan.baselines import BASELINES, fit_predict
-from kavan.dataset import Dataset
-from kavan.splits import SPLIT_MODES
+from kavan.data.dataset import Dataset
+from kavan.data.splits import SPLIT_MODES
 
 KEYS = ("accuracy", "nmse_per_gif", "nmse_per_emotion", "pearson_mean")
 
@@ -39,7 +39,7 @@ def scores(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 
 def per_gif(pred: np.ndarray, target: np.ndarray) -> list[tuple[float, float]]:
-    """Each GIF's nMSE (as kavan.metrics.nmse_per_gif averages them) and its squared error summed over emotions."""
+    """Each GIF's nMSE (as kavan.training.metrics.nmse_per_gif averages them) and its squared error summed over emotions."""
     return [(metrics.nmse_per_gif(p[None], y[None]), float(((p - y) ** 2).sum())) for p, y in zip(pred, target)]
 
 

@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kavan.claims import check_claims, paired, test_share
-from kavan.training.protocol import mean_std
+from kavan.experiments.claims import check_claims, paired, test_share
+from kavan.experiments.protocol import mean_std
 
 METRICS = (("accuracy", "accuracy", True), ("nmse_per_emotion", "nMSE per emotion", False))
 

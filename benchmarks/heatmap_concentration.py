@@ -32,8 +32,8 @@ import math
 import numpy as np
 import torch
 
-from kavan.heatmaps import HeatmapConfig, keypoint_heatmaps
-from kavan.landmarks import N_POINTS
+from kavan.keypoints.heatmaps import HeatmapConfig, keypoint_heatmaps
+from kavan.keypoints.landmarks import N_POINTS
 from kavan.synth.face import NEUTRAL, model_points, project
 
 SIZE = 224

@@ -4,7 +4,7 @@ No ground-truth landmarks exist for these GIFs, so two error proxies stand in fo
 some of the confidence factors:
 
 - flip error: run the estimator on the horizontally flipped frame, flip its points back (and swap left/right
-  points with kavan.landmarks.MIRROR), and measure how far each point moved, in face sizes. A point the model
+  points with kavan.keypoints.landmarks.MIRROR), and measure how far each point moved, in face sizes. A point the model
   really sees lands in the same place both times; a guessed (hidden, blurred, out-of-frame) one often does not.
   It uses neither dlib nor the confidence formula.
 - dlib disagreement: the distance between the mesh's and dlib's point (the agreement factor's input), for
@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from kavan.decode import iter_frames
+from kavan.media.decode import iter_frames
 from kavan.keypoints.backends import Estimator
 from kavan.keypoints.config import KeypointConfig
-from kavan.landmarks import MIRROR
+from kavan.keypoints.landmarks import MIRROR
 
 DRAW_FRAMES = {"folgers-decaffeinated.gif": (10, 40, 44, 60, 100), "dis-good.gif": (8,), "like-a-boss.gif": (2, 14),
                "what-is-this.gif": (15,), "gob-magic.gif": (9,), "a-bold-claim.gif": (30,)}

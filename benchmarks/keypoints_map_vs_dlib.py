@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.decode import iter_frames
+from kavan.media.decode import iter_frames
 from kavan.keypoints.backends.dlib68 import model_path
 from kavan.keypoints.backends.mediapipe_mesh import FaceMesh
 from kavan.keypoints.mapping import mesh_to_layout

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kavan.decode import iter_frames
+from kavan.media.decode import iter_frames
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.run import run_dataset
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.decode import iter_frames
+from kavan.media.decode import iter_frames
 from kavan.keypoints.backends import Estimator
 from kavan.keypoints.backends.mediapipe_mesh import overlap_matches
 from kavan.keypoints.confidence import face_size

@@ -15,7 +15,7 @@ frames at 224x224, the training augmentation (random crop + flip) on. The backbo
    off, and where the device has it AMP: bf16 on the CPU; fp16 (with a GradScaler) and bf16 on CUDA. Reported:
    frames/s, GIFs/s and on CUDA the peak GPU memory (torch.cuda.max_memory_allocated). Defaults: on the CPU
    batch 2, 1 warm-up + 2 timed steps (a short run); on CUDA batch 16 (the config's batch), 3 warm-up + 10.
-2. Data pipeline alone: kavan.training.clips.ClipDataset at training settings (decoding, TSN's random frames,
+2. Data pipeline alone: kavan.data.loader.ClipDataset at training settings (decoding, TSN's random frames,
    crop + flip, keypoint heatmaps) through a DataLoader of batch B with 0 (the main process), 1, ...,
    --max-workers worker processes, pinned memory on CUDA, on two sources: a SynthGIF set generated in a temporary
    folder (default preset, --synth-n GIFs, with keypoints, so heatmaps are made) and the real GIFs of --real-gifs
@@ -54,14 +54,14 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 
 from kavan.config import KavanConfig, load_config
-from kavan.dataset import MEDIA_DIR, SCORES_FILE, Dataset
-from kavan.emotions import EMOTIONS
-from kavan.errors import KavanError
-from kavan.losses import TargetStats
+from kavan.data.dataset import MEDIA_DIR, SCORES_FILE, Dataset
+from kavan.core.emotions import EMOTIONS
+from kavan.core.errors import KavanError
+from kavan.training.losses import TargetStats
 from kavan.models import KAVAN, feature_shape
-from kavan.scores_table import write_scores
+from kavan.labels.scores_table import write_scores
 from kavan.synth import generate_dataset, resolve
-from kavan.training.clips import Clip, ClipDataset, prepare_clips
+from kavan.data.loader import Clip, ClipDataset, prepare_clips
 from kavan.training.distributed import Distributed
 from kavan.training.trainer import _scaler, _train_step, channels_last, parameter_groups
 
@@ -355,7 +355,7 @@ def main() -> None:
     steps = args.steps or (10 if cuda else 2)
     warmup = 3 if cuda else 1
     real = args.real_gifs or os.environ.get("KAVAN_REAL_GIFS")
-    logging.getLogger("kavan.training.clips").setLevel(logging.ERROR)  # files left out are listed with the tables
+    logging.getLogger("kavan.data.loader").setLevel(logging.ERROR)  # files left out are listed with the tables
     config = paper_config()
     _, cells = feature_shape(config.model.backbone, config.model.input_size, config.model.cut_after)
     results: dict[str, Any] = {

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from kavan.demo import real_gif_folder
+from kavan.experiments.demo import real_gif_folder
 from kavan.predict import BatchSettings, load, predict_files
 
 
@@ -233,7 +233,7 @@ def random_model_file(config_path: str, folder: str) -> str:
     """A model file with random weights for a config (speed does not depend on the weights)."""
     from kavan.config import load_config
     from kavan.models import KAVAN
-    from kavan.training.checkpoint import save_model
+    from kavan.models.storage import save_model
 
     config = load_config(config_path, ["model.weights=none"])
     path = os.path.join(folder, "random-model.safetensors")

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/quadrant_borderline.py ABLATION_OUT [--within 0.5]
 
 The quadrant of each emotion comes from its (valence, arousal) in Warriner et al. (2013), split at the scale's
-midpoint 5 (kavan.emotions). Several emotions lie within a fraction of a rating point of the arousal line (docs/
+midpoint 5 (kavan.core.emotions). Several emotions lie within a fraction of a rating point of the arousal line (docs/
 data.md lists them), where the norms' own standard errors do not decide the side. This script takes the saved test
 predictions of every model row and split of a `kavan ablation` out folder and scores them twice, with the
 published map and with every emotion within ``--within`` rating points of a split line moved to the other side of
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.emotions import EMOTIONS, MIDPOINT, QUADRANTS, VALENCE_AROUSAL, quadrant_of
+from kavan.core.emotions import EMOTIONS, MIDPOINT, QUADRANTS, VALENCE_AROUSAL, quadrant_of
 from kavan.training.evaluation import load_predictions
 
 

@@ -22,9 +22,9 @@ import numpy as np
 
 from kavan.baselines import run_baseline
 from kavan.config import load_config
-from kavan.dataset import Dataset
-from kavan.splits import write_split_file
-from kavan.training.ablation import cached_split_metrics, chance_metrics
+from kavan.data.dataset import Dataset
+from kavan.data.splits import write_split_file
+from kavan.experiments.ablation import cached_split_metrics, chance_metrics
 from kavan.training.trainer import train_split
 
 ROOT = Path(__file__).resolve().parent.parent

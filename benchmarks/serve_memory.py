@@ -55,7 +55,7 @@ def png(image: Image.Image) -> bytes:
 
 def frames_within_budget(t: int, canvas_pixels: int, budget: int) -> int:
     """The most frames a GIF may have for TSN's last sampled frame (of t) to be reachable within the budget."""
-    from kavan.sampling import tsn_indices
+    from kavan.media.sampling import tsn_indices
 
     n = 1
     while (tsn_indices(n + 1, t, train=False)[-1] + 1) * canvas_pixels <= budget:
@@ -157,7 +157,7 @@ def random_model_file(config_path: str, folder: str) -> str:
     """A model file with random weights for a config (memory does not depend on the weights)."""
     from kavan.config import load_config
     from kavan.models import KAVAN
-    from kavan.training.checkpoint import save_model
+    from kavan.models.storage import save_model
 
     config = load_config(config_path, ["model.weights=none"])
     path = os.path.join(folder, "random-model.safetensors")
@@ -166,7 +166,7 @@ def random_model_file(config_path: str, folder: str) -> str:
 
 
 def model_t(checkpoint: str) -> int:
-    from kavan.training.checkpoint import load_model
+    from kavan.models.storage import load_model
 
     return load_model(checkpoint, "cpu").config.model.t
 

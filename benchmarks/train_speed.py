@@ -34,11 +34,11 @@ from pathlib import Path
 import torch
 
 from kavan.config import load_config
-from kavan.dataset import Dataset
-from kavan.losses import LossTargets, total_loss
+from kavan.data.dataset import Dataset
+from kavan.training.losses import LossTargets, total_loss
 from kavan.models import KAVAN
-from kavan.training.clips import prepare_clips
-from kavan.training.feature_cache import FeatureCache, cache_key
+from kavan.data.loader import prepare_clips
+from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.training.trainer import _encoder, train_split
 
 ROOT = Path(__file__).resolve().parents[1]

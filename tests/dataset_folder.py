@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kavan.emotions import EMOTIONS
+from kavan.core.emotions import EMOTIONS
 
 # Frame k of every test GIF is filled with COLORS[k % len(COLORS)], so decoded frames can be checked exactly.
 COLORS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255)]

@@ -2,7 +2,7 @@
 
 Coordinates are in face widths, origin between the eyes' level and the nose, x right, y down; the
 subject's right side (iBUG "right") is on the image's left (negative x). Each point is written out
-on its own, not derived from kavan.landmarks.MIRROR, so that tests can check MIRROR against it.
+on its own, not derived from kavan.keypoints.landmarks.MIRROR, so that tests can check MIRROR against it.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from face_template import face_keypoints  # noqa: E402
 
-from kavan.heatmaps import HeatmapConfig, keypoint_heatmaps  # noqa: E402
+from kavan.keypoints.heatmaps import HeatmapConfig, keypoint_heatmaps  # noqa: E402
 
 SIZE = 224
 K = 7

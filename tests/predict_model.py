@@ -15,7 +15,7 @@ import torch
 
 from kavan.config import KavanConfig, from_mapping
 from kavan.models import KAVAN
-from kavan.training.checkpoint import save_model
+from kavan.models.storage import save_model
 from training_data import TINY
 
 # The training tests' tiny model at 128 x 128 instead of 64 x 64.
@@ -40,7 +40,7 @@ def tiny_predict_config(**model: Any) -> KavanConfig:
 
 
 def write_tiny_model(path: Path, trained_on: dict[str, Any] | None = None, seed: int = 0, **model: Any) -> Path:
-    """Save a randomly initialised tiny KAVAN as a model file (kavan.training.checkpoint.save_model)."""
+    """Save a randomly initialised tiny KAVAN as a model file (kavan.models.storage.save_model)."""
     config = tiny_predict_config(**model)
     torch.manual_seed(seed)
     save_model(path, KAVAN(config.model), config, SYNTH_RECORD if trained_on is None else trained_on)

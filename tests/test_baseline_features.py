@@ -12,7 +12,7 @@ from kavan.baselines.config import ColourHistogramConfig, FaceExpressionConfig
 from kavan.baselines.extraction import sampled_frames
 from kavan.baselines.fer_network import load_fer_network, preprocess
 from kavan.config import from_mapping
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.synth import make_gif, resolve
 
 

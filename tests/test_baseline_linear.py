@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kavan.baselines.linear import LAMBDA_GRID, LinearBaseline
-from kavan.emotions import quadrant_index
+from kavan.core.emotions import quadrant_index
 
 
 def linear_data(n: int, d: int, seed: int, noise: float = 0.0):

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kavan import metrics
+from kavan.training import metrics
 from kavan.baselines import BASELINES, baseline_module, run_baseline
 from kavan.baselines.config import ColourHistogramConfig
 from kavan.baselines.linear import LinearBaseline
 from kavan.cli import main
-from kavan.dataset import Dataset
-from kavan.emotions import EMOTIONS
-from kavan.errors import KavanError
+from kavan.data.dataset import Dataset
+from kavan.core.emotions import EMOTIONS
+from kavan.core.errors import KavanError
 
 
 @pytest.fixture(scope="module")

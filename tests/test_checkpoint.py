@@ -10,9 +10,10 @@ import torch
 from safetensors.torch import save_file
 from training_data import tiny_config
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.models import KAVAN
-from kavan.training.checkpoint import load_checkpoint, load_model, restore_rng, save_checkpoint, save_model
+from kavan.training.checkpoint import load_checkpoint, restore_rng, save_checkpoint
+from kavan.models.storage import load_model, save_model
 
 
 def _trained(config):

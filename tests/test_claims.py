@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from kavan.claims import (COMPARISONS, DOES_NOT_HOLD, HOLDS, NOT_JUDGED, WITHIN_NOISE, Paired, check_claims,
+from kavan.experiments.claims import (COMPARISONS, DOES_NOT_HOLD, HOLDS, NOT_JUDGED, WITHIN_NOISE, Paired, check_claims,
                           claims_section, combine, paired)
-from kavan.reporting import render_results
+from kavan.experiments.reporting import render_results
 
 
 def entry(values):

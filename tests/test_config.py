@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kavan.config import KavanConfig, LossConfig, ModelConfig, from_mapping, load_config
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

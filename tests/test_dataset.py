@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from dataset_folder import COLORS, keypoints, make_dataset, one_hot, write_csv, write_gif
 
-from kavan import keypoint_cache
-from kavan.dataset import Dataset
-from kavan.emotions import EMOTIONS, QUADRANTS
-from kavan.errors import KavanError
-from kavan.splits import make_splits, read_split_file, write_split_file
+from kavan.keypoints import cache as keypoint_cache
+from kavan.data.dataset import Dataset
+from kavan.core.emotions import EMOTIONS, QUADRANTS
+from kavan.core.errors import KavanError
+from kavan.data.splits import make_splits, read_split_file, write_split_file
 
 
 @pytest.fixture

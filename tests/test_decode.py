@@ -18,7 +18,7 @@ import pytest
 from gif_bytes import Frame, gif_bytes, graphic_control
 from PIL import Image
 
-from kavan.decode import (
+from kavan.media.decode import (
     DEFAULT_LIMITS,
     LimitError,
     Limits,
@@ -30,7 +30,7 @@ from kavan.decode import (
     probe,
     read_frames,
 )
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 # The README of the real-gifs folder: file -> (frames, width, height). Checked below against Pillow and
 # against PyAV's (ffmpeg's) GIF demuxer, two decoders independent of ours.
@@ -305,7 +305,7 @@ def three_frames() -> bytes:
 def test_truncated_gif_keeps_intact_frames_with_warning(tmp_path, caplog):
     data = three_frames()
     path = write(tmp_path, data[:-6])  # cuts into the last frame's image data
-    with caplog.at_level(logging.WARNING, logger="kavan.gif"):
+    with caplog.at_level(logging.WARNING, logger="kavan.media.gif"):
         info = probe(path)
     assert info.n_frames == 2 and len(info.durations_ms) == 2
     assert any("damaged after frame 1" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
@@ -323,7 +323,7 @@ def test_sub_block_chains_walked_across_read_chunks(real_gifs, tmp_path, monkeyp
     path = real_gifs / "rainbow-vomit.gif"
     whole = read_frames(path, [0, 1])
     cut = write(tmp_path, three_frames()[:-6])
-    monkeypatch.setattr("kavan.gif._CHUNK", chunk)
+    monkeypatch.setattr("kavan.media.gif._CHUNK", chunk)
     np.testing.assert_array_equal(read_frames(path, [0, 1]), whole)
     assert probe(path).n_frames == 2
     assert probe(cut).n_frames == 2
@@ -332,7 +332,7 @@ def test_sub_block_chains_walked_across_read_chunks(real_gifs, tmp_path, monkeyp
 
 def test_missing_trailer_is_not_an_error(tmp_path, caplog):
     data = gif_bytes(1, 1, [Frame([[0]]), Frame([[1]])], PALETTE, trailer=False)
-    with caplog.at_level(logging.WARNING, logger="kavan.gif"):
+    with caplog.at_level(logging.WARNING, logger="kavan.media.gif"):
         assert probe(write(tmp_path, data)).n_frames == 2
     assert any("no trailer" in r.getMessage() for r in caplog.records)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kavan.demo import DemoSettings, run_demo
-from kavan.training.checkpoint import load_model
+from kavan.experiments.demo import DemoSettings, run_demo
+from kavan.models.storage import load_model
 
 BENCH = Path(__file__).resolve().parents[1] / "configs" / "bench"
 ROWS = (BENCH / "resnet50-lstm.yaml", BENCH / "mtl-softatt-hslstm.yaml")

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kavan.emotions import (
+from kavan.core.emotions import (
     EMOTION_QUADRANT,
     EMOTION_QUADRANT_INDEX,
     EMOTIONS,

@@ -20,7 +20,7 @@ from malformed_gifs import corpus, good_gif
 from predict_model import write_tiny_model
 from training_data import tiny_mapping
 
-from kavan.emotions import EMOTIONS
+from kavan.core.emotions import EMOTIONS
 
 CASES = corpus()
 GOOD = tuple(f"good-{k}" for k in range(8))  # enough that every split keeps usable GIFs
@@ -195,7 +195,7 @@ def test_serve_answers_each_bad_upload_with_one_error_and_goes_on(media, tmp_pat
 def test_keypoints_fails_each_bad_file_once_and_caches_the_rest(media, tmp_path):
     import shutil
 
-    from kavan import keypoint_cache
+    from kavan.keypoints import cache as keypoint_cache
 
     root = tmp_path / "ds"
     shutil.copytree(media / "gifs", root / "gifs")

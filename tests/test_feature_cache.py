@@ -11,12 +11,12 @@ import torch
 from safetensors.torch import load_file
 from training_data import make_synth, tiny_config
 
-from kavan.dataset import Dataset
+from kavan.data.dataset import Dataset
 from kavan.models import KAVAN
-from kavan.training.clips import prepare_clips
-from kavan.training.feature_cache import FeatureCache, cache_key
+from kavan.data.loader import prepare_clips
+from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.training.trainer import _encoder
-from kavan.transforms import FrameTransform
+from kavan.data.transforms import FrameTransform
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from face_template import face_keypoints
 from heatmap_defaults_table import face_stats
 
 from kavan.config import load_config
-from kavan.errors import KavanError
-from kavan.heatmaps import HeatmapConfig, keypoint_heatmaps, single_point_peak
-from kavan.landmarks import MIRROR, MOUTH
+from kavan.core.errors import KavanError
+from kavan.keypoints.heatmaps import HeatmapConfig, keypoint_heatmaps, single_point_peak
+from kavan.keypoints.landmarks import MIRROR, MOUTH
 
 SIZE = 224
 K = 7

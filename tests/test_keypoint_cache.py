@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from kavan import keypoint_cache
-from kavan.errors import KavanError
-from kavan.keypoint_cache import KeypointRecord, cache_path, load, save
+from kavan.keypoints import cache as keypoint_cache
+from kavan.core.errors import KavanError
+from kavan.keypoints.cache import KeypointRecord, cache_path, load, save
 
 
 def _record(frames: int = 3, faces: int = 2, seed: int = 0) -> KeypointRecord:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from kavan.cli import main
-from kavan.decode import read_frames
-from kavan.errors import KavanError
+from kavan.media.decode import read_frames
+from kavan.core.errors import KavanError
 from kavan.keypoints.backends.mediapipe_mesh import FaceMesh, MeshFrame, extents, overlap_matches
 from kavan.keypoints.backends.tracking import FrameTracker, motion
 from kavan.keypoints.confidence import face_size

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from face_template import TEMPLATE
 
-from kavan import landmarks as lm
-from kavan.errors import KavanError
+from kavan.keypoints import landmarks as lm
+from kavan.core.errors import KavanError
 
 GROUPS = (lm.JAW, lm.RIGHT_BROW, lm.LEFT_BROW, lm.NOSE, lm.RIGHT_EYE, lm.LEFT_EYE, lm.MOUTH, lm.PUPILS)
 

@@ -2,8 +2,8 @@ import math
 
 import numpy as np
 
-from kavan.keypoint_cache import KeypointRecord
-from kavan.localisation import (CellBox, LocalisationScore, argmax_cell, centre_prior, face_boxes, pixel_to_cell,
+from kavan.keypoints.cache import KeypointRecord
+from kavan.experiments.localisation import (CellBox, LocalisationScore, argmax_cell, centre_prior, face_boxes, pixel_to_cell,
                                 score_frame, score_gif)
 
 

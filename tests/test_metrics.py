@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from kavan.emotions import EMOTIONS, QUADRANTS
-from kavan.losses import nmse_loss
-from kavan.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
+from kavan.core.emotions import EMOTIONS, QUADRANTS
+from kavan.training.losses import nmse_loss
+from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
 
 
 def _one_hot(names: list[str]) -> np.ndarray:

@@ -10,7 +10,7 @@ import torchvision.models as tvm
 from safetensors.torch import save_file
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.models import backbone as backbone_module
 from kavan.models.backbone import Backbone, build_trunk, cut_at_feature_map, feature_shape
 from kavan.models.weights import (

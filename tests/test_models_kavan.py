@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kavan.config import AttentionConfig, ModelConfig, TemporalConfig
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.models import KAVAN, parameter_counts
 
 SMALL = ModelConfig(backbone="resnet18", input_size=64, t=4, dropout=0.0,

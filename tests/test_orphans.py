@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from predict_model import write_tiny_model
 
-from kavan import keypoint_cache
+from kavan.keypoints import cache as keypoint_cache
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -202,7 +202,7 @@ def test_killed_training_run_leaves_no_loader_worker(tmp_path):
 
 
 def test_stop_on_signals_raises_once_then_restores_the_handlers():
-    from kavan.workers import Interrupted, stop_on_signals
+    from kavan.core.workers import Interrupted, stop_on_signals
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Interrupted) as caught, stop_on_signals():
@@ -214,7 +214,7 @@ def test_stop_on_signals_raises_once_then_restores_the_handlers():
 
 
 def test_a_worker_whose_parent_is_already_gone_exits_at_once():
-    code = "from kavan.workers import die_with_parent; die_with_parent(-1); print('still here')"
+    code = "from kavan.core.workers import die_with_parent; die_with_parent(-1); print('still here')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", "")
 
@@ -224,7 +224,7 @@ def test_an_interrupted_run_reports_it_and_keeps_whole_caches(tmp_path, monkeypa
     from dataset_folder import write_gif
 
     from kavan.keypoints import run
-    from kavan.workers import Interrupted
+    from kavan.core.workers import Interrupted
 
     for gif_id in ("a", "b", "c"):
         write_gif(tmp_path / "ds" / "gifs" / f"{gif_id}.gif", 2)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from kavan.overlay import blend_map, upsample_map
+from kavan.media.overlay import blend_map, upsample_map
 
 
 def test_upsampled_map_keeps_the_peak_in_the_same_cell():

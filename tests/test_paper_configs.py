@@ -18,8 +18,9 @@ import kavan.training.trainer as trainer
 from kavan.config import load_config
 from kavan.models import KAVAN
 from kavan.predict import load
-from kavan.training.ablation import ROW_LABELS
-from kavan.training.checkpoint import load_checkpoint, load_model
+from kavan.experiments.ablation import ROW_LABELS
+from kavan.training.checkpoint import load_checkpoint
+from kavan.models.storage import load_model
 from kavan.training.evaluation import load_predictions
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,13 +17,13 @@ from predict_model import CELLS, SYNTH_RECORD, rig_bright_attention, write_tiny_
 from safetensors.torch import save_file
 
 import kavan
-from kavan import decode
-from kavan.emotions import EMOTIONS, QUADRANTS, quadrant_label
-from kavan.errors import KavanError
-from kavan.overlay import upsample_map
+from kavan.media import decode
+from kavan.core.emotions import EMOTIONS, QUADRANTS, quadrant_label
+from kavan.core.errors import KavanError
+from kavan.media.overlay import upsample_map
 from kavan.predict import Prediction, predict_files
 from kavan.predict.batch import BatchSettings
-from kavan.transforms import FrameTransform
+from kavan.data.transforms import FrameTransform
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from predict_model import write_tiny_model
 
 import kavan
 from kavan.cli import main
-from kavan.emotions import EMOTIONS
+from kavan.core.emotions import EMOTIONS
 from kavan.predict.inputs import InputFile, expand_inputs, picture_path
 
 

@@ -13,9 +13,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from kavan.cli import main
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.predict import load
-from kavan.training.checkpoint import NonFiniteWeights, save_model
+from kavan.models.storage import NonFiniteWeights, save_model
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from scipy.stats import spearmanr
 from vote_simulation import VoteSimulation, simulate_votes, write_votes
 
 from kavan.cli import main
-from kavan.emotions import EMOTIONS
-from kavan.errors import KavanError
-from kavan.ratings import (SCALE, normalise_ratings, rate_votes, ratings_from_votes, read_ratings, read_votes,
+from kavan.core.emotions import EMOTIONS
+from kavan.core.errors import KavanError
+from kavan.labels.ratings import (SCALE, normalise_ratings, rate_votes, ratings_from_votes, read_ratings, read_votes,
                            votes_to_scores)
-from kavan.trueskill_update import TrueSkillParams, rate_1vs1
+from kavan.labels.trueskill_update import TrueSkillParams, rate_1vs1
 
 HAPPY = EMOTIONS.index("happiness")
 SAD = EMOTIONS.index("sadness")

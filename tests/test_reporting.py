@@ -1,4 +1,4 @@
-from kavan.reporting import mean_std_cell, render_results
+from kavan.experiments.reporting import mean_std_cell, render_results
 
 
 def entry(values):

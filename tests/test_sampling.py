@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kavan.sampling import tsn_indices, tsn_segments
+from kavan.media.sampling import tsn_indices, tsn_segments
 
 
 @pytest.mark.parametrize(

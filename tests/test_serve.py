@@ -21,8 +21,8 @@ from predict_model import write_tiny_model
 
 import kavan
 from kavan.cli import main
-from kavan.emotions import EMOTIONS, QUADRANTS
-from kavan.errors import KavanError
+from kavan.core.emotions import EMOTIONS, QUADRANTS
+from kavan.core.errors import KavanError
 from kavan.serve import ServeSettings, make_server
 
 LIMIT = 1_000_000

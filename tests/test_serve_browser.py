@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import kavan
-from kavan.emotions import EMOTIONS
+from kavan.core.emotions import EMOTIONS
 from kavan.serve import ServeSettings, make_server
 
 CHROMIUM = "/usr/bin/chromium"

@@ -22,8 +22,8 @@ from predict_model import write_tiny_model
 
 import kavan
 from kavan.cli import main
-from kavan.decode import Limits
-from kavan.errors import KavanError
+from kavan.media.decode import Limits
+from kavan.core.errors import KavanError
 from kavan.predict import load as load_predictor
 from kavan.predict.pictures import overlay_gif
 from kavan.serve import ServeSettings, UploadRefused, make_server
@@ -367,8 +367,8 @@ def test_listening_on_every_interface_is_warned_about(tmp_path, caplog):
 
 def test_the_upload_budget_holds_every_real_gif(real_gifs: Path):
     """The server's stricter limits still take every shared real GIF, for a model of up to 16 frames."""
-    from kavan.decode import probe
-    from kavan.sampling import tsn_indices
+    from kavan.media.decode import probe
+    from kavan.media.sampling import tsn_indices
 
     for path in sorted(real_gifs.glob("*.gif")):
         info = probe(path, SERVE_LIMITS)

@@ -1,4 +1,4 @@
-"""The two split modes of kavan.splits: independent random splits (the default, the paper's protocol) and
+"""The two split modes of kavan.data.splits: independent random splits (the default, the paper's protocol) and
 disjoint folds (what every seeded split was before data.split_mode existed), and how reports name them."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from itertools import combinations
 
 import pytest
 
-from kavan.errors import KavanError
-from kavan.reporting import splits_line
-from kavan.splits import describe_splits, make_splits
+from kavan.core.errors import KavanError
+from kavan.experiments.reporting import splits_line
+from kavan.data.splits import describe_splits, make_splits
 
 IDS = [f"gif{i:02d}" for i in range(20)]
 HUNDRED = [f"g{i:03d}" for i in range(100)]

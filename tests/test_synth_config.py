@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.synth.config import PRESETS, SynthConfig, apply_overrides, resolve
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "synthgif.md"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from kavan.landmarks import MIRROR, N_POINTS
+from kavan.keypoints.landmarks import MIRROR, N_POINTS
 from kavan.synth.face import NEUTRAL, P, FaceStyle, draw_face, model_points, project
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from kavan.emotions import EMOTIONS
+from kavan.core.emotions import EMOTIONS
 from kavan.synth import SynthConfig, make_gif
 from kavan.synth.trajectories import ORDER_PAIRS, REVERSED_PAIRS, VALENCE_SIGN, frame_times, valence
 

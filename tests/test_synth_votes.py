@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from kavan.emotions import EMOTIONS
+from kavan.core.emotions import EMOTIONS
 from kavan.synth import SynthConfig
 from kavan.synth.votes import pairings, simulate_votes, write_votes
 

@@ -11,14 +11,15 @@ import yaml
 from training_data import make_synth, tiny_config, tiny_mapping
 
 from kavan.cli import main
-from kavan.commands.describe import describe
+from kavan.experiments.describe import describe
 from kavan.config import load_config
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.models import KAVAN, parameter_counts, trainable_modules
 from kavan.models.backbone import Backbone
-from kavan.training.ablation import PAPER_ROWS, default_configs
-from kavan.training.checkpoint import load_checkpoint, load_model
-from kavan.training.feature_cache import cache_key, weights_sha256
+from kavan.experiments.ablation import PAPER_ROWS, default_configs
+from kavan.training.checkpoint import load_checkpoint
+from kavan.models.storage import load_model
+from kavan.data.feature_cache import cache_key, weights_sha256
 from kavan.training.trainer import parameter_groups
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,17 +8,17 @@ import torch
 from torch.utils.data import DataLoader
 from training_data import make_synth, tiny_config
 
-from kavan import keypoint_cache
-from kavan.dataset import Dataset
-from kavan.heatmaps import keypoint_heatmaps
-from kavan.losses import LossTargets, total_loss
+from kavan.keypoints import cache as keypoint_cache
+from kavan.data.dataset import Dataset
+from kavan.keypoints.heatmaps import keypoint_heatmaps
+from kavan.training.losses import LossTargets, total_loss
 from kavan.models import KAVAN
-from kavan.sampling import tsn_indices
-from kavan.training.clips import ClipDataset, FeatureClipDataset, prepare_clips, sample_generator
+from kavan.media.sampling import tsn_indices
+from kavan.data.loader import ClipDataset, FeatureClipDataset, prepare_clips, sample_generator
 from kavan.training.distributed import GlobalBatchSampler
-from kavan.training.feature_cache import FeatureCache, cache_key
+from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.training.trainer import _encoder
-from kavan.transforms import FrameTransform
+from kavan.data.transforms import FrameTransform
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kavan.config import KavanConfig, config_hash, load_config
-from kavan.errors import KavanError
-from kavan.heatmaps import HeatmapConfig
+from kavan.core.errors import KavanError
+from kavan.keypoints.heatmaps import HeatmapConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -13,11 +13,12 @@ from PIL import Image
 from training_data import make_synth, tiny_mapping
 
 from kavan.cli import main
-from kavan.dataset import Dataset
-from kavan.metrics import nmse_per_emotion, nmse_per_gif, quadrant_accuracy
-from kavan.training.checkpoint import load_checkpoint, load_model
+from kavan.data.dataset import Dataset
+from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, quadrant_accuracy
+from kavan.training.checkpoint import load_checkpoint
+from kavan.models.storage import load_model
 from kavan.training.evaluation import load_predictions
-from kavan.training.protocol import SUMMARY_JSON, SUMMARY_MD
+from kavan.experiments.protocol import SUMMARY_JSON, SUMMARY_MD
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_train_lowers_the_loss_and_writes_the_run_folder(data, config_file, tmp_
     metrics = json.loads((run / "metrics.json").read_text())
     test = metrics["test"]
     assert printed == {"run": str(run), "split": 1, **{k: test[k] for k in printed if k not in ("run", "split")}}
-    # The metrics are the kavan.metrics numbers of the saved predictions.
+    # The metrics are the kavan.training.metrics numbers of the saved predictions.
     predictions = load_predictions(run / "predictions.safetensors")
     pred, target = predictions.intensities, predictions.targets
     assert test["nmse_per_gif"] == pytest.approx(nmse_per_gif(pred, target))

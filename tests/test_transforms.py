@@ -8,9 +8,9 @@ import torch
 from face_template import face_keypoints
 from PIL import Image, ImageSequence
 
-from kavan.errors import KavanError
-from kavan.heatmaps import keypoint_heatmaps
-from kavan.transforms import IMAGENET_MEAN, IMAGENET_STD, CropParams, FrameTransform
+from kavan.core.errors import KavanError
+from kavan.keypoints.heatmaps import keypoint_heatmaps
+from kavan.data.transforms import IMAGENET_MEAN, IMAGENET_STD, CropParams, FrameTransform
 
 H, W = 90, 140
 SQUARE = (slice(40, 44), slice(60, 64))   # rows 40-43, columns 60-63: centre (61.5, 41.5)

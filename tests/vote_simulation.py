@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.emotions import EMOTIONS
-from kavan.ratings import VOTE_COLUMNS
+from kavan.core.emotions import EMOTIONS
+from kavan.labels.ratings import VOTE_COLUMNS
 
 
 @dataclass(frozen=True)

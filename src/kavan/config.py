@@ -11,7 +11,10 @@ defaults only the architecture (ResNet-50 trained end to end, T = 8 TSN frames, 
 segments of 4 frames) and the split protocol (5 random 80/20 splits) are the paper's; the rest are project
 defaults. The numbers the paper lost (attention size, hidden size, loss weights, margin, dropout) are justified
 in docs/model.md; the ``data`` and ``train`` sections (batches, augmentation, feature cache, optimiser), none of
-whose numbers the paper gives, in docs/training.md. kavan.config_sources says for a config which values are which.
+whose numbers the paper gives, in docs/training.md. kavan.experiments.config_sources says for a config which values
+are which.
+
+May import: kavan.core and kavan.keypoints (the heatmap settings are a section of the config).
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from typing import Any, Literal, Mapping, Sequence, TypeVar
 
 import yaml
 
-from kavan.errors import KavanError
-from kavan.heatmaps import HeatmapConfig
+from kavan.core.errors import KavanError
+from kavan.keypoints.heatmaps import HeatmapConfig
 
 C = TypeVar("C")
 
@@ -122,7 +125,7 @@ class LossConfig:
     """Weights of L = L_nMSE + λ_ce L_CE + λ_rank L_rank + λ_kp L_kp, the ranking margin m, and which nMSE the
     regression term is: ``nmse_per_gif`` (default: the project's reading of the paper's nMSE loss) or
     ``nmse_per_emotion`` (the Table 2 metric's own normalisation; it overfits small sets, docs/training.md);
-    kavan.losses."""
+    kavan.training.losses."""
 
     regression: Literal["nmse_per_gif", "nmse_per_emotion"] = "nmse_per_gif"
     lambda_ce: float = 1.0
@@ -147,7 +150,7 @@ class LossConfig:
 class DataConfig:
     """How a dataset becomes batches: splits, augmentation, keypoint heatmaps, which frames a feature cache holds.
 
-    n_splits, split_seed, train_fraction, split_mode: the evaluation protocol's seeded splits (kavan.splits).
+    n_splits, split_seed, train_fraction, split_mode: the evaluation protocol's seeded splits (kavan.data.splits).
     split_mode ``random`` (the paper's "5 random 80/20 splits"): every split is drawn independently, so test sets
     may overlap; ``folds``: one permutation cut into arcs, with 5 × 20 % disjoint folds (5-fold cross-validation,
     the only construction before this key existed).
@@ -156,7 +159,7 @@ class DataConfig:
     augment: training clips get FrameTransform.training (random crop of crop_scale area, flip with
     flip_probability); evaluation always resizes the whole frame (FrameTransform.evaluation). End-to-end training
     only: a feature cache holds the features of the un-augmented frames.
-    heatmap: Eq. 8's numbers (kavan.heatmaps.HeatmapConfig).
+    heatmap: Eq. 8's numbers (kavan.keypoints.heatmaps.HeatmapConfig).
     cache_frames: with a feature cache, ``all`` caches every frame (training keeps TSN's random frame per
     segment), ``eval`` only the T evaluation frames (cheap for long GIFs; training then sees fixed frames).
     cache_dtype: storage type of cached features; float16 halves the disk and memory traffic.

@@ -10,8 +10,10 @@ regression standardises the features) and
   7 class probabilities) averaged over the frames with a face, plus a no-face indicator; ordinary least squares.
 
 ``fit_predict`` does one train/test split: features (from the cache when they are there), fit on the training
-GIFs, predictions for the test GIFs; ``run_baseline`` adds the paper's metrics (kavan.metrics).
+GIFs, predictions for the test GIFs; ``run_baseline`` adds the paper's metrics (kavan.training.metrics).
 docs/baselines.md has the details.
+
+May import: kavan.core, kavan.media, kavan.data and kavan.training (for its metrics); the layers below those too.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from kavan import metrics
+from kavan.training import metrics
 from kavan.baselines.config import ColourHistogramConfig, FaceExpressionConfig
 from kavan.baselines.linear import LinearBaseline
-from kavan.dataset import Dataset
-from kavan.errors import KavanError
+from kavan.data.dataset import Dataset
+from kavan.core.errors import KavanError
 
 BaselineConfig = ColourHistogramConfig | FaceExpressionConfig
 
@@ -71,7 +73,7 @@ def fit_predict(name: str, dataset: Dataset, train_ids: list[str], test_ids: lis
 def run_baseline(name: str, dataset: Dataset, train_ids: list[str], test_ids: list[str],
                  cache_dir: str | os.PathLike[str], t: int = 8, config: BaselineConfig | None = None,
                  progress: bool = True) -> dict[str, Any]:
-    """Fit baseline ``name`` on ``train_ids`` and score it on ``test_ids`` (``fit_predict``, then kavan.metrics).
+    """Fit baseline ``name`` on ``train_ids`` and score it on ``test_ids`` (``fit_predict``, then kavan.training.metrics).
 
     Returns ``accuracy`` (4-class, quadrant of the argmax predicted emotion), ``nmse_per_gif``,
     ``nmse_per_emotion``, ``pearson_per_emotion`` ({emotion: r}, NaN where r is undefined), ``pearson_mean``

@@ -25,7 +25,7 @@ import numpy as np
 from kavan.baselines.config import ColourHistogramConfig, feature_settings
 from kavan.baselines.extraction import FeatureFunction, extract
 from kavan.baselines.feature_cache import FeatureCache
-from kavan.dataset import Dataset
+from kavan.data.dataset import Dataset
 
 NAME = "colour_histogram"
 LABEL = "Colour histogram + ridge (Jou et al. 2014)"

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 
 def _check_ridge(name: str, ridge: float | None) -> None:

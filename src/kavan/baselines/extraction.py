@@ -1,7 +1,7 @@
 """The feature-extraction loop both baselines share: sample, decode, compute, cache, and go on past bad files.
 
-Each GIF is sampled like the neural models at evaluation time (``kavan.sampling.tsn_indices`` with
-``train=False``: each of the T segments' middle frame) and decoded with ``kavan.decode`` (browser-faithful GIF
+Each GIF is sampled like the neural models at evaluation time (``kavan.media.sampling.tsn_indices`` with
+``train=False``: each of the T segments' middle frame) and decoded with ``kavan.media.decode`` (browser-faithful GIF
 compositing). A file that cannot be read is logged and skipped while the rest of the batch goes on, and is
 reported in one KavanError at the end; the features of every good file are cached by then.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kavan import decode
+from kavan.media import decode
 from kavan.baselines.feature_cache import FeatureCache, media_sha256
-from kavan.dataset import Dataset
-from kavan.errors import KavanError
-from kavan.sampling import tsn_indices
+from kavan.data.dataset import Dataset
+from kavan.core.errors import KavanError
+from kavan.media.sampling import tsn_indices
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from kavan.baselines.extraction import FeatureFunction, extract
 from kavan.baselines.feature_cache import FeatureCache
 from kavan.baselines.fer_network import (FEATURE_DIM, FER_CLASSES, MODEL_SHA256, MiniXception, load_fer_network,
                                          preprocess)
-from kavan.dataset import Dataset
+from kavan.data.dataset import Dataset
 
 NAME = "face_expression"
 LABEL = "Face expression + OLS (Jou et al. 2014)"

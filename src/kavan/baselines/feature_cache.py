@@ -31,7 +31,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as _st_load
 from safetensors.numpy import save as _st_save
 
-from kavan.atomic import write_bytes
+from kavan.core.atomic import write_bytes
 
 log = logging.getLogger(__name__)
 

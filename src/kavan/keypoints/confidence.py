@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kavan.landmarks import LEFT_EYE, LEFT_PUPIL, N_IBUG, RIGHT_EYE, RIGHT_PUPIL
+from kavan.keypoints.landmarks import LEFT_EYE, LEFT_PUPIL, N_IBUG, RIGHT_EYE, RIGHT_PUPIL
 
 
 def face_size(boxes: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 Backend = Literal["mediapipe-face-mesh", "mediapipe-dlib68"]
 BACKENDS: tuple[str, ...] = ("mediapipe-face-mesh", "mediapipe-dlib68")

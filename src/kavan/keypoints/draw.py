@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from kavan import landmarks
-from kavan.errors import KavanError
+from kavan.keypoints import landmarks
+from kavan.core.errors import KavanError
 
 REGION_COLOURS: tuple[tuple[tuple[int, ...], tuple[int, int, int]], ...] = (
     (landmarks.JAW, (255, 210, 0)),

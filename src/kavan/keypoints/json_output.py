@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from kavan.keypoint_cache import KeypointRecord
+from kavan.keypoints.cache import KeypointRecord
 
 
 def _points(face: np.ndarray) -> list[list[float]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kavan.landmarks import N_POINTS
+from kavan.keypoints.landmarks import N_POINTS
 
 N_MESH = 478
 """Points of MediaPipe's refined face mesh: 468 surface vertices, then the two irises (468-472, 473-477)."""

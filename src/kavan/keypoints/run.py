@@ -1,20 +1,20 @@
 """Estimating keypoints for one file or a whole dataset folder, resumably, in parallel, in shards.
 
-``estimate_file`` decodes every frame of a GIF or video (kavan.decode, as a browser shows it) and runs the
+``estimate_file`` decodes every frame of a GIF or video (kavan.media.decode, as a browser shows it) and runs the
 estimator over them in order (faces are detected every ``detect_every`` frames and tracked in between). Every frame, not only those TSN evaluation sampling takes: training draws a random frame
 from each of the T segments, so any frame can be picked, and the feature cache (``data.cache_frames: all``)
 keeps every frame too.
 
 ``run_dataset`` does that for every media file in ``DIR/gifs/`` and writes ``DIR/keypoints/<id>.safetensors``
-through kavan.keypoint_cache (temporary file + rename: a kill never leaves a partial cache). A GIF whose cache
+through kavan.keypoints.cache (temporary file + rename: a kill never leaves a partial cache). A GIF whose cache
 already loads and was made by the same backend, version and settings is skipped, so a killed run resumes where
 it stopped; a cache made by another backend or with other settings (SynthGIF's simulated detector, an earlier
 run with --max-faces 4) is kept unless ``force``; a damaged one is estimated again. ``shard=(i, n)`` keeps the ids whose hash falls in shard i of n: stable whatever the file listing
 order and whichever machine runs it, so n machines (or cluster jobs) can share one folder. A file that fails
 (a broken symbolic link included) is reported with its reason and the run goes on.
 
-Worker processes die with the run (kavan.workers.die_with_parent), however it ends. Inside
-kavan.workers.stop_on_signals, SIGTERM or SIGINT stops the run cleanly: the GIFs under way are dropped (their
+Worker processes die with the run (kavan.core.workers.die_with_parent), however it ends. Inside
+kavan.core.workers.stop_on_signals, SIGTERM or SIGINT stops the run cleanly: the GIFs under way are dropped (their
 workers are stopped; a cache is only ever renamed into place whole), and the report says it was interrupted.
 """
 
@@ -35,12 +35,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kavan import decode, keypoint_cache
-from kavan.dataset import MEDIA_DIR, MEDIA_SUFFIXES
-from kavan.errors import KavanError
+from kavan.media import decode
+from kavan.keypoints import cache as keypoint_cache
+from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
+from kavan.core.errors import KavanError
 from kavan.keypoints.config import KeypointConfig
-from kavan.landmarks import N_POINTS
-from kavan.workers import Interrupted, die_with_parent, ignore_interrupts
+from kavan.keypoints.landmarks import N_POINTS
+from kavan.core.workers import Interrupted, die_with_parent, ignore_interrupts
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,11 @@
 
 One module per part, each reading like its equations in the paper (DESIGN.md §2); ``KAVAN`` puts them together
 from a ``kavan.config.ModelConfig``. Parameter counts and the defaults chosen are in docs/model.md.
+
+``storage`` writes and reads a trained model file; ``weights`` reads backbone weights (torchvision's or a local
+file).
+
+May import: kavan.core, kavan.config (and nothing of data or training: a model is built without them).
 """
 
 from kavan.models.attention import FacialSoftAttention

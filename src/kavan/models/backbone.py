@@ -1,7 +1,7 @@
 """The frame encoder: a torchvision classification model cut at its last spatial feature map.
 
 Frames go in as torchvision classifiers expect them: RGB scaled to [0, 1] and normalised with the ImageNet mean
-and standard deviation, which ``kavan.transforms.FrameTransform`` does. The output is the feature block X_t of
+and standard deviation, which ``kavan.data.transforms.FrameTransform`` does. The output is the feature block X_t of
 K×K cells with C channels: ResNet-50 at 224×224 gives (2048, 7, 7).
 
 Where the cut falls, per torchvision family (the rest of the classifier is dropped):
@@ -26,7 +26,7 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.models.weights import (
     NONE,
     OFFLINE_MOBILENET_V2,

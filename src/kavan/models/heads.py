@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kavan.emotions import EMOTIONS, QUADRANTS
+from kavan.core.emotions import EMOTIONS, QUADRANTS
 
 
 class EmotionHeads(nn.Module):

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from kavan.config import ModelConfig
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.models.attention import FacialSoftAttention
 from kavan.models.backbone import Backbone, feature_shape
 from kavan.models.heads import EmotionHeads
@@ -88,7 +88,7 @@ class KAVAN(nn.Module):
 
     def forward(self, frames: torch.Tensor | None = None, *, features: torch.Tensor | None = None,
                 cached: torch.Tensor | None = None) -> KavanOutput:
-        """Predict from frames (B, T, 3, H, W), normalised as kavan.transforms gives them, from the backbone's
+        """Predict from frames (B, T, 3, H, W), normalised as kavan.data.transforms gives them, from the backbone's
         output ``features``, or from its frozen part's output ``cached`` (encode_frozen)."""
         if sum(x is not None for x in (frames, features, cached)) != 1:
             raise KavanError("pass exactly one of frames, features and cached")

@@ -22,7 +22,8 @@ from typing import Mapping
 
 import torch
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
+from kavan.core.tensorfile import sha256_of
 
 NONE = "none"
 TORCHVISION = "torchvision"
@@ -61,15 +62,6 @@ def offline_mobilenet_v2_path() -> Path:
         if file.name == OFFLINE_MOBILENET_V2_FILE:
             return Path(file.locate())
     raise KavanError(f"{OFFLINE_MOBILENET_V2_PACKAGE} is installed but holds no {OFFLINE_MOBILENET_V2_FILE}")
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_state_dict(path: str | os.PathLike[str], sha256: str | None = None) -> dict[str, torch.Tensor]:

@@ -6,6 +6,9 @@
 - kavan.predict.batch: many files through DataLoader workers and batched forwards;
 - kavan.predict.pictures: the attention overlay GIF and the emotion bar chart;
 - kavan.predict.inputs, kavan.predict.jsonl: the command's file discovery and its resumable --out file.
+
+May import: kavan.core, kavan.media, kavan.keypoints, kavan.config, kavan.data, kavan.models; never kavan.training
+(inference needs no training code).
 """
 
 from kavan.predict.batch import BatchSettings, FileResult, predict_files

@@ -4,7 +4,7 @@ Each worker probes a file, decodes its T evaluation frames and transforms them (
 main process runs the model on the previous batch, on the GPU when the Predictor has one (batches are pinned
 for the copy). A file that cannot be read becomes an error result and the batch goes on. Results come back in
 the order of the paths, one batch at a time, so a caller can stream them. A worker dies with the process that
-started it (kavan.workers.die_with_parent): killed, that process would otherwise leave it blocked on a full pipe.
+started it (kavan.core.workers.die_with_parent): killed, that process would otherwise leave it blocked on a full pipe.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 from kavan.predict.clip import ClipPreparer, PreparedClip
 from kavan.predict.predictor import Predictor
 from kavan.predict.result import Analysis
-from kavan.workers import die_with_parent
+from kavan.core.workers import die_with_parent
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """From a file or an array of frames to the model's input: TSN evaluation frames, resized and normalised.
 
-The same steps as evaluation in training (kavan.training.clips): T segment-centre frames (kavan.sampling), each
+The same steps as evaluation in training (kavan.data.loader): T segment-centre frames (kavan.media.sampling), each
 whole frame resized to S x S and normalised with the ImageNet statistics (FrameTransform.evaluation). Only the
-sampled frames are decoded (kavan.decode.read_frames keeps one canvas, whatever the file's length). The steps
+sampled frames are decoded (kavan.media.decode.read_frames keeps one canvas, whatever the file's length). The steps
 live in a small frozen dataclass so DataLoader workers can run them (it pickles).
 """
 
@@ -16,10 +16,10 @@ from typing import Union
 import numpy as np
 import torch
 
-from kavan import decode
-from kavan.errors import KavanError
-from kavan.sampling import tsn_indices
-from kavan.transforms import FrameTransform
+from kavan.media import decode
+from kavan.core.errors import KavanError
+from kavan.media.sampling import tsn_indices
+from kavan.data.transforms import FrameTransform
 
 Source = Union[str, os.PathLike, np.ndarray, Sequence[np.ndarray]]
 

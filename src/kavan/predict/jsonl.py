@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 log = logging.getLogger(__name__)
 

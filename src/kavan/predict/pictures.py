@@ -1,12 +1,12 @@
 """The two pictures of a prediction: the attention overlay (paper Fig. 6) and the emotion bar chart (Fig. 5).
 
 Overlay: an animated GIF of the T sampled frames, each with its attention mask M_t blended over it
-(kavan.overlay.blend_map: the K x K cells tile the whole frame, bilinear upsampling between cell centres, "jet"
+(kavan.media.overlay.blend_map: the K x K cells tile the whole frame, bilinear upsampling between cell centres, "jet"
 colours, opacity growing with the mask up to ``alpha`` at its peak), shown ``frame_ms`` each and looping. Frames
 larger than ``max_side`` are scaled down first (the blend is computed at the output size, so it stays aligned).
 
 Chart: a PNG bar chart of the 17 intensities on [0, 1], each bar coloured by its emotion's circumplex quadrant
-(kavan.emotions), with the predicted quadrant (and its probability when the model has the quadrant head) in
+(kavan.core.emotions), with the predicted quadrant (and its probability when the model has the quadrant head) in
 the title and the training data of the model under it. Both are written atomically.
 """
 
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from kavan.atomic import write_bytes
-from kavan.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
-from kavan.errors import KavanError
-from kavan.overlay import blend_map
+from kavan.core.atomic import write_bytes
+from kavan.core.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
+from kavan.core.errors import KavanError
+from kavan.media.overlay import blend_map
 from kavan.predict.result import Attention, Prediction
 
 # One colour per quadrant (ColorBrewer Set1, readable by most colour-blind viewers); misery-arousal is blue as in

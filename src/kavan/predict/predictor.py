@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kavan import decode
+from kavan.media import decode
 from kavan.config import KavanConfig, config_hash
-from kavan.errors import KavanError
-from kavan.overlay import upsample_map
+from kavan.core.errors import KavanError
+from kavan.media.overlay import upsample_map
 from kavan.predict.clip import ClipPreparer, PreparedClip, Source
 from kavan.predict.result import Analysis, Attention, ModelInfo, Prediction, make_prediction
 
@@ -161,7 +161,7 @@ def load(checkpoint: str | os.PathLike[str], device: str | torch.device = "auto"
     refusal thresholds (file size, canvas size, frame count) for the files it will read.
     A file that is missing, damaged or not a kavan model file is a KavanError naming it.
     """
-    from kavan.training.checkpoint import load_model
+    from kavan.models.storage import load_model
 
     target = resolve_device(device)
     loaded = load_model(checkpoint, target)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kavan.emotions import EMOTIONS, QUADRANTS, quadrant_label
+from kavan.core.emotions import EMOTIONS, QUADRANTS, quadrant_label
 
 DECIMALS = 6
 N_TOP = 3
@@ -58,7 +58,7 @@ class Prediction:
     """One file's (or one clip's) prediction; ``to_json()`` is the `kavan predict` object.
 
     path: the file as it was given (None for frames passed as arrays). emotions: the 17 intensities in [0, 1]
-    in kavan.emotions.EMOTIONS order. top: the three strongest emotions, strongest first (ties: EMOTIONS order).
+    in kavan.core.emotions.EMOTIONS order. top: the three strongest emotions, strongest first (ties: EMOTIONS order).
     frames_used: the TSN evaluation frames (indices into the file's frames) the model saw, in order.
     """
 
@@ -87,7 +87,7 @@ class Attention:
     frames_used: the sampled frame indices. frames: those frames, (T, H, W, 3) uint8 RGB, as decoded.
     cells: (T, K, K) masks on the backbone's grid, each summing to 1; cell (i, j) covers rows
     [i·H/K, (i+1)·H/K) and columns [j·W/K, (j+1)·W/K) of the frame (the model sees the whole frame resized).
-    maps: (T, H, W) float32, the masks upsampled bilinearly to the frame size (kavan.overlay.upsample_map).
+    maps: (T, H, W) float32, the masks upsampled bilinearly to the frame size (kavan.media.overlay.upsample_map).
     """
 
     frames_used: list[int]

@@ -49,14 +49,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from kavan import decode
-from kavan.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
-from kavan.errors import KavanError
+from kavan.media import decode
+from kavan.core.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
+from kavan.core.errors import KavanError
 from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
 from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
-from kavan.sampling import tsn_indices
-from kavan.transforms import FrameTransform
+from kavan.media.sampling import tsn_indices
+from kavan.data.transforms import FrameTransform
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class ServeSettings:
     """How the demo listens and what it takes.
 
     host, port: where to listen (port 0: any free port). max_upload_bytes: the largest upload accepted (20 MB).
-    accepted: the media formats accepted, by content (kavan.decode's format names). read_timeout_s: the time a
+    accepted: the media formats accepted, by content (kavan.media.decode's format names). read_timeout_s: the time a
     client has to send its request line and headers (per read) and its whole upload body (in all): a client that
     stops half way is answered 408 and dropped, so it cannot hold a place for long. max_active: uploads decoded
     and predicted at once (the model itself runs one at a time). max_waiting: further uploads let in to send

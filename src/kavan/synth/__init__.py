@@ -3,6 +3,8 @@
 ``generate_dataset`` writes a dataset folder; ``SynthConfig`` and ``PRESETS`` hold every knob; the
 sub-modules each do one job (face drawing, scene, emotion time courses, keypoint and vote simulation,
 preview). Documentation: docs/synthgif.md.
+
+May import: kavan.core, kavan.labels, kavan.media, kavan.keypoints, kavan.config, kavan.data.
 """
 
 from kavan.synth.config import PRESETS, SynthConfig, apply_overrides, resolve

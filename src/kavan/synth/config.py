@@ -12,7 +12,7 @@ import math
 import typing
 from dataclasses import dataclass
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 TWO_FACE_LABELS = ("max", "mean")
 

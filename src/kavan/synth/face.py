@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import ImageDraw
 
-from kavan.landmarks import N_POINTS
+from kavan.keypoints.landmarks import N_POINTS
 
 PARAMS: tuple[str, ...] = ("mouth_curve", "mouth_open", "mouth_asym", "brow_raise", "brow_furrow", "eye_open",
                            "gaze_x", "gaze_y", "head_yaw", "head_pitch", "head_roll", "nod", "shake")
@@ -64,7 +64,7 @@ def _depth(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def model_points(expr: np.ndarray) -> np.ndarray:
     """(F, N_MODEL, 3) face-frame points (x, y, depth) for expression rows ``expr`` (F, len(PARAMS)).
 
-    Rows 0–69 are the 70-point layout (kavan.landmarks), then the skull arc and the hair outline.
+    Rows 0–69 are the 70-point layout (kavan.keypoints.landmarks), then the skull arc and the hair outline.
     """
     e = np.atleast_2d(np.asarray(expr, dtype=np.float64))
     f = e.shape[0]

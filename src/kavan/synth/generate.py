@@ -8,7 +8,7 @@ in, and changing one knob (say keypoint jitter) leaves the draws of the other st
 Dataset layout (DESIGN.md section 3; the loader reads it like any other dataset)::
 
     DIR/gifs/<id>.gif                       the GIFs
-    DIR/keypoints/<id>.safetensors          simulated detector output (kavan.keypoint_cache format)
+    DIR/keypoints/<id>.safetensors          simulated detector output (kavan.keypoints.cache format)
     DIR/votes.csv                           simulated pairwise votes (gif_a, gif_b, emotion, winner)
     DIR/scores.csv                          id + 17 emotions in [0, 1], TrueSkill mu / 50 from votes.csv
     DIR/groundtruth/landmarks/<id>.safetensors  true 70-point landmarks, same format, confidence 1
@@ -34,11 +34,11 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from kavan import __version__
-from kavan.emotions import EMOTIONS
-from kavan.errors import KavanError
-from kavan.keypoint_cache import KeypointRecord, cache_path, save
-from kavan.landmarks import N_POINTS
-from kavan.ratings import votes_to_scores
+from kavan.core.emotions import EMOTIONS
+from kavan.core.errors import KavanError
+from kavan.keypoints.cache import KeypointRecord, cache_path, save
+from kavan.keypoints.landmarks import N_POINTS
+from kavan.labels.ratings import votes_to_scores
 from kavan.synth import trajectories as traj
 from kavan.synth.config import SynthConfig
 from kavan.synth.face import FaceStyle, draw_face, model_points, project, random_style
@@ -285,7 +285,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], n: int, seed: int, cfg: Sy
         "overrides": list(overrides or []),
         "config": dataclasses.asdict(cfg),
         "emotions": list(EMOTIONS),
-        "scores": "kavan.ratings.votes_to_scores(votes.csv, normalise='mu'): TrueSkill mu / 50, in [0, 1]",
+        "scores": "kavan.labels.ratings.votes_to_scores(votes.csv, normalise='mu'): TrueSkill mu / 50, in [0, 1]",
     }
     (out_dir / "synth.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     scenarios = {s: sum(m["scenario"] == s for m in metas) for s in ("no_face", "one_face", "two_faces")}

@@ -11,7 +11,7 @@ It makes the errors the paper's keypoint attention must survive (OpenPose on car
 
 Points are clipped to the frame. Like a detector without tracking, each frame lists the faces it found in
 order, so face slot 0 of frame t is the first face found in that frame; frames with fewer faces are padded
-with zeros (the keypoint-cache layout, kavan.keypoint_cache).
+with zeros (the keypoint-cache layout, kavan.keypoints.cache).
 """
 
 from __future__ import annotations

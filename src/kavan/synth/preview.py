@@ -1,6 +1,6 @@
 """A contact sheet of a SynthGIF dataset: a few GIFs' frames with true landmarks and estimated keypoints.
 
-One row per GIF, one column per sampled frame (TSN evaluation frames, kavan.sampling). True landmarks are
+One row per GIF, one column per sampled frame (TSN evaluation frames, kavan.media.sampling). True landmarks are
 small white dots; estimated keypoints are crosses coloured by confidence (missing points are not drawn).
 The row title names the GIF, its faces' dominant emotions and time courses, and which faces the simulated
 detector found. Used to check by eye that faces, landmarks and keypoints line up.
@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 
 
-from kavan import decode, keypoint_cache
-from kavan.errors import KavanError
-from kavan.sampling import tsn_indices
+from kavan.media import decode
+from kavan.keypoints import cache as keypoint_cache
+from kavan.core.errors import KavanError
+from kavan.media.sampling import tsn_indices
 from kavan.synth.generate import truth_path
 
 

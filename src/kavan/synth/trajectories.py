@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kavan.emotions import EMOTION_QUADRANT, EMOTION_QUADRANT_INDEX, EMOTIONS
+from kavan.core.emotions import EMOTION_QUADRANT, EMOTION_QUADRANT_INDEX, EMOTIONS
 from kavan.synth.config import SynthConfig
 from kavan.synth.face import HIGH, LOW, NEUTRAL, P, PARAMS
 
 N_EMOTIONS = len(EMOTIONS)
 
-# +1 for emotions in the two "pleasure" quadrants, -1 for the two "misery" ones (kavan.emotions).
+# +1 for emotions in the two "pleasure" quadrants, -1 for the two "misery" ones (kavan.core.emotions).
 VALENCE_SIGN = np.array([1.0 if EMOTION_QUADRANT[e].startswith("pleasure") else -1.0 for e in EMOTIONS])
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.emotions import EMOTIONS
+from kavan.core.emotions import EMOTIONS
 from kavan.synth.config import SynthConfig
 
 ANSWERS = ("a", "b", "neither")

@@ -1,4 +1,4 @@
-"""Checkpoints and trained models as safetensors files: tensors plus JSON, never pickle.
+"""Resumable training checkpoints as safetensors files: tensors plus JSON, never pickle.
 
 A **checkpoint** (``checkpoint.safetensors`` in a run folder) holds everything a killed run needs to go on
 exactly where it was: the model weights (``model.*``), the optimiser's tensors (``optimizer.<param>.<name>``,
@@ -7,35 +7,30 @@ the safetensors metadata, the config, the optimiser's parameter groups and scala
 schedule's and gradient scaler's state, the run's progress (epoch, batch within the epoch, step, the epoch's
 running loss sums, the history of finished epochs) and what the model is trained on (as in a model file).
 
-A **model file** (``model.safetensors``) holds the weights and, as metadata, the config and a record of what the
-model was trained on (dataset path, name, fingerprint, whether it is SynthGIF, split), so a prediction can say
-where its model came from.
+A trained model file, and the safetensors reading both share, are kavan.models.storage's: inference needs them
+without the training code.
 
 Reading goes through safetensors only, which parses a JSON header and raw tensor bytes and never unpickles:
 a pickle (``torch.save``) file, a truncated file or a file with foreign tensors is refused with a KavanError.
-Writing is atomic (kavan.atomic), so a kill during a save leaves the previous checkpoint intact.
+Writing is atomic (kavan.core.atomic), so a kill during a save leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from kavan.config import KavanConfig, from_mapping
-from kavan.errors import KavanError
-from kavan.atomic import write_bytes
+from kavan.core.errors import KavanError
+from kavan.core.atomic import write_bytes
+from kavan.models.storage import check_finite, cpu_tensors, read_safetensors
 
 CHECKPOINT_FORMAT = "kavan-checkpoint/1"
-MODEL_FORMAT = "kavan-model/1"
 
 
 @dataclass
@@ -50,18 +45,6 @@ class Checkpoint:
     rng: dict[str, torch.Tensor]
     progress: dict[str, Any]
     trained_on: dict[str, Any]
-
-
-class NonFiniteWeights(KavanError):
-    """A model's weights hold NaN or infinity (a diverged run): they are never written."""
-
-
-def check_finite(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
-    """Raise NonFiniteWeights naming the first tensor of ``model`` with a NaN or infinite value."""
-    for name, value in model.state_dict().items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise NonFiniteWeights(f"not written: weight {name} holds NaN or infinite values (the training "
-                                   "diverged; lower train.lr)", path)
 
 
 def save_checkpoint(path: str | os.PathLike[str], *, config: KavanConfig, model: torch.nn.Module,
@@ -92,7 +75,7 @@ def save_checkpoint(path: str | os.PathLike[str], *, config: KavanConfig, model:
         "progress": json.dumps(progress),
         "trained_on": json.dumps(trained_on or {}, sort_keys=True),
     }
-    write_bytes(path, st_save(_cpu(tensors), metadata=metadata))
+    write_bytes(path, st_save(cpu_tensors(tensors), metadata=metadata))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -136,78 +119,3 @@ def restore_rng(rng: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state_all(cuda)
 
 
-def save_model(path: str | os.PathLike[str], model: torch.nn.Module, config: KavanConfig,
-               trained_on: dict[str, Any]) -> None:
-    """Write a trained model: weights, the config, and ``trained_on`` (dataset record, split, run). Weights that
-    are not all finite are refused (NonFiniteWeights) and nothing is written: no model file ever holds NaN."""
-    check_finite(model, path)
-    metadata = {
-        "format": MODEL_FORMAT,
-        "config": json.dumps(config.to_dict(), sort_keys=True),
-        "trained_on": json.dumps(trained_on, sort_keys=True),
-    }
-    write_bytes(path, st_save(_cpu(dict(model.state_dict())), metadata=metadata))
-
-
-@dataclass
-class LoadedModel:
-    """A model read from a model file, in eval mode, with its config and training record."""
-
-    model: torch.nn.Module
-    config: KavanConfig
-    trained_on: dict[str, Any]
-
-
-def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the KAVAN of a model file (no backbone weights are read or downloaded: the file has them all)."""
-    from kavan.models import KAVAN
-
-    tensors, meta = read_safetensors(path, MODEL_FORMAT)
-    try:
-        config = from_mapping(KavanConfig, json.loads(meta["config"]), path)
-        trained_on = json.loads(meta["trained_on"])
-    except (KeyError, ValueError) as err:
-        raise KavanError(f"damaged model file: {err!r}", path) from None
-    model = KAVAN(dataclasses.replace(config.model, weights="none"))
-    load_weights(model, tensors, path)
-    return LoadedModel(model.to(device).eval(), config, trained_on)
-
-
-def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str | os.PathLike[str]) -> None:
-    """``model.load_state_dict(state)`` with every mismatch as a KavanError naming ``source``."""
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise KavanError(f"weights do not fit the model of its config: {err}", source) from None
-
-
-def read_safetensors(path: str | os.PathLike[str], expected_format: str) -> tuple[dict[str, torch.Tensor],
-                                                                                   dict[str, str]]:
-    """Tensors and metadata of a safetensors file of ``expected_format``; never unpickles anything."""
-    path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except OSError as err:
-        raise KavanError(f"cannot read: {err.strerror or err}", path) from None
-    try:
-        tensors = st_load(blob)
-        metadata = _metadata(blob)
-    except (SafetensorError, ValueError, UnicodeDecodeError) as err:
-        if blob[:4] == b"PK\x03\x04" or blob[:1] == b"\x80":
-            raise KavanError("this is a pickle / torch.save file, not safetensors; kavan never unpickles "
-                             "files (unpickling can run code)", path) from None
-        raise KavanError(f"not a safetensors file ({err})", path) from None
-    if metadata.get("format") != expected_format:
-        raise KavanError(f"expected a {expected_format} file, found format {metadata.get('format')!r}", path)
-    return tensors, metadata
-
-
-def _metadata(blob: bytes) -> dict[str, str]:
-    size = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + size])
-    meta = header.get("__metadata__", {}) if isinstance(header, dict) else {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name: value.detach().cpu().contiguous() for name, value in tensors.items()}

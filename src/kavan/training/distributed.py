@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Predict a set of GIFs with a model and score the predictions with the paper's metrics (kavan.metrics).
+"""Predict a set of GIFs with a model and score the predictions with the paper's metrics (kavan.training.metrics).
 
 The scores: 4-class quadrant ``accuracy`` (argmax of the quadrant logits, or for models without that head the
 quadrant of the strongest predicted emotion), ``nmse_per_gif`` (the loss's nMSE, averaged over GIFs),
@@ -23,8 +23,8 @@ from safetensors.torch import save as st_save
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from kavan.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
-from kavan.atomic import write_bytes
+from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
+from kavan.core.atomic import write_bytes
 
 PREDICTIONS_FORMAT = "kavan-predictions/1"
 
@@ -121,7 +121,7 @@ def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> 
 
 def load_predictions(path: str | os.PathLike[str]) -> Predictions:
     """Read predictions.safetensors back (safetensors only; KavanError naming the file if it is not one)."""
-    from kavan.training.checkpoint import read_safetensors
+    from kavan.models.storage import read_safetensors
 
     tensors, meta = read_safetensors(path, PREDICTIONS_FORMAT)
     arrays = {name: value.numpy() for name, value in tensors.items()}

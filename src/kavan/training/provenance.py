@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from kavan.dataset import Dataset
+from kavan.data.dataset import Dataset
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kavan.atomic import write_bytes, write_text
+from kavan.core.atomic import write_bytes, write_text
 
 LOG_FILE = "log.csv"
 CURVES_FILE = "curves.png"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.errors import KavanError
+from kavan.core.errors import KavanError
 
 MODEL_NAME = "shape_predictor_68_face_landmarks.dat"
 _DEBIAN_MODEL = Path("/usr/share/dlib") / MODEL_NAME

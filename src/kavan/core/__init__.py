@@ -1,0 +1,12 @@
+"""The foundation every other package stands on: errors, the 17 emotions and 4 quadrants, atomic file writes, a
+file's SHA-256, data-problem records, and worker-process hygiene.
+
+- ``errors``: KavanError, the one error type a command prints as one line naming the file and the reason;
+- ``emotions``: the GIFGIF emotion names, their circumplex quadrants, and the quadrant of an emotion vector;
+- ``atomic``: write a file whole or not at all (temporary file + rename);
+- ``tensorfile``: a file's SHA-256;
+- ``issues``: the problems `kavan data check` reports, with their file and line;
+- ``workers``: child processes that die with their parent and stop cleanly on a signal.
+
+May import: nothing of kavan (only the standard library and third-party packages).
+"""

@@ -1,0 +1,97 @@
+"""The package's layers: every import points down (or within its own package), as docs/architecture.md lists them.
+
+The test reads the imports of every module under src/kavan (top-level and inside functions) with ``ast``, so a
+lazy import inside a function counts as much as one at the top of a file.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import kavan
+
+PACKAGE = Path(kavan.__file__).resolve().parent
+
+# Bottom to top. A module may import from its own package and from any package listed above it.
+LAYERS = [
+    "kavan.core",
+    "kavan.labels",
+    "kavan.media",
+    "kavan.keypoints",
+    "kavan.config",
+    "kavan.data",
+    "kavan.synth",
+    "kavan.models",
+    "kavan.predict",
+    "kavan.training",
+    "kavan.baselines",
+    "kavan.experiments",
+    "kavan.serve",
+    "kavan.cli",
+]
+
+
+def layer_of(module: str) -> int:
+    for i, name in enumerate(LAYERS):
+        if module == name or module.startswith(name + "."):
+            return i
+    raise KeyError(module)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """(line, imported module) for every ``import kavan...`` / ``from kavan... import`` in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "kavan":
+                found += [(node.lineno, f"kavan.{a.name}") for a in node.names]
+            elif node.module.startswith("kavan."):
+                found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("kavan.")]
+    return found
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if module_name(p) not in {"kavan", "kavan.__main__"})
+
+
+def test_every_package_has_a_layer_and_a_docstring():
+    for path in MODULES:
+        layer_of(module_name(path))  # KeyError names a package missing from LAYERS
+    for name in LAYERS:
+        init = PACKAGE.parent / name.replace(".", "/") / "__init__.py"
+        if not init.exists():  # a one-module layer
+            init = init.parent.with_suffix(".py")
+        doc = ast.get_docstring(ast.parse(init.read_text())) if init.exists() else None
+        assert doc and "may import" in doc.lower(), f"{init}: the docstring should say what the package holds and may import"
+
+
+def test_no_relative_imports():
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            assert not (isinstance(node, ast.ImportFrom) and node.level), f"{path}:{node.lineno}: relative import"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_imports_point_down(path):
+    own = layer_of(module_name(path))
+    upward = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {target} ({LAYERS[layer_of(target)]} is above "
+              f"{LAYERS[own]})" for line, target in imports(path) if target != "kavan.__version__"
+              and layer_of(target) > own]
+    assert not upward, "\n".join(upward)
+
+
+def test_the_root_package_stays_light():
+    """``import kavan`` loads no torch: the root only names the version and a lazy ``kavan.load``."""
+    assert {t for _, t in imports(PACKAGE / "__init__.py")} == {"kavan.predict"}
