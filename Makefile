@@ -21,6 +21,7 @@ demo: $(STAMP)
 	KAVAN_REAL_GIFS="$${KAVAN_REAL_GIFS:-$(REAL_GIFS)}" $(PY) -m kavan demo --out $(DEMO_OUT)
 
 test: $(STAMP) browser
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 # The web demo's end-to-end test drives Debian's Chromium through ChromeDriver. Installed here when missing and

@@ -25,9 +25,9 @@ import numpy as np
 
 from kavan.config import load_config
 from kavan.data.dataset import Dataset
-from kavan.experiments.localisation import has_groundtruth
 from kavan.data.splits import write_split_file
 from kavan.experiments.ablation import run_localisation
+from kavan.experiments.localisation import has_groundtruth
 from kavan.training.trainer import train_split
 
 ROOT = Path(__file__).resolve().parent.parent

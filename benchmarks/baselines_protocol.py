@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.training import metrics
 from kavan.baselines import BASELINES, fit_predict
 from kavan.data.dataset import Dataset
 from kavan.data.splits import SPLIT_MODES
+from kavan.training import metrics
 
 KEYS = ("accuracy", "nmse_per_gif", "nmse_per_emotion", "pearson_mean")
 

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from kavan.baselines import BASELINES, baseline_module, feature_cache
-from kavan.data.dataset import Dataset
 from kavan.core.emotions import EMOTIONS
+from kavan.data.dataset import Dataset
 
 
 def real_gif_dataset(gif_dir: Path, root: Path) -> Path:

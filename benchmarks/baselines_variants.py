@@ -17,12 +17,12 @@ import logging
 
 import numpy as np
 
-from kavan.training import metrics
 from kavan.baselines import colour_histogram, face_expression
 from kavan.baselines.config import ColourHistogramConfig
 from kavan.baselines.linear import LinearBaseline
 from kavan.data.dataset import Dataset
 from kavan.data.splits import SPLIT_MODES
+from kavan.training import metrics
 
 
 def evaluate(dataset: Dataset, features: np.ndarray, splits, ridge: float | None, standardise: bool) -> str:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from kavan.media.decode import iter_frames, probe, read_frames
 from kavan.experiments.demo import real_gif_folder
+from kavan.media.decode import iter_frames, probe, read_frames
 from kavan.media.sampling import tsn_indices
 
 

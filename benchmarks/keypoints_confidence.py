@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from kavan.media.decode import iter_frames
 from kavan.keypoints.backends import Estimator
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.landmarks import MIRROR
+from kavan.media.decode import iter_frames
 
 DRAW_FRAMES = {"folgers-decaffeinated.gif": (10, 40, 44, 60, 100), "dis-good.gif": (8,), "like-a-boss.gif": (2, 14),
                "what-is-this.gif": (15,), "gob-magic.gif": (9,), "a-bold-claim.gif": (30,)}

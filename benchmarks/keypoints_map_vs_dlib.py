@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.media.decode import iter_frames
 from kavan.keypoints.backends.dlib68 import model_path
 from kavan.keypoints.backends.mediapipe_mesh import FaceMesh
 from kavan.keypoints.mapping import mesh_to_layout
+from kavan.media.decode import iter_frames
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from kavan.media.decode import iter_frames
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.run import run_dataset
+from kavan.media.decode import iter_frames
 
 
 def linked_dataset(gif_dir: Path, repeat: int, root: Path) -> int:

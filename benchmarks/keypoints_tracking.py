@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.media.decode import iter_frames
 from kavan.keypoints.backends import Estimator
 from kavan.keypoints.backends.mediapipe_mesh import overlap_matches
 from kavan.keypoints.confidence import face_size
 from kavan.keypoints.config import KeypointConfig
+from kavan.media.decode import iter_frames
 
 
 def run(estimator: Estimator, frames: list[np.ndarray]) -> tuple[list, float]:

@@ -54,15 +54,15 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 
 from kavan.config import KavanConfig, load_config
-from kavan.data.dataset import MEDIA_DIR, SCORES_FILE, Dataset
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
-from kavan.training.losses import TargetStats
-from kavan.models import KAVAN, feature_shape
-from kavan.labels.scores_table import write_scores
-from kavan.synth import generate_dataset, resolve
+from kavan.data.dataset import MEDIA_DIR, SCORES_FILE, Dataset
 from kavan.data.loader import Clip, ClipDataset, prepare_clips
+from kavan.labels.scores_table import write_scores
+from kavan.models import KAVAN, feature_shape
+from kavan.synth import generate_dataset, resolve
 from kavan.training.distributed import Distributed
+from kavan.training.losses import TargetStats
 from kavan.training.trainer import _scaler, _train_step, channels_last, parameter_groups
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +160,7 @@ def time_model(amp: str, device: torch.device, batch: int, warmup: int, steps: i
               "seconds": seconds, "s_per_step": seconds / steps, "frames_per_s": frames / seconds,
               "gifs_per_s": steps * batch / seconds, "last_loss": loss,
               "peak_gpu_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
-    del model, optimizer, scheduler, data
+    model = optimizer = scheduler = data = None  # free them (the step closure holds them) before emptying caches
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()

@@ -35,10 +35,10 @@ import torch
 
 from kavan.config import load_config
 from kavan.data.dataset import Dataset
-from kavan.training.losses import LossTargets, total_loss
-from kavan.models import KAVAN
-from kavan.data.loader import prepare_clips
 from kavan.data.feature_cache import FeatureCache, cache_key
+from kavan.data.loader import prepare_clips
+from kavan.models import KAVAN
+from kavan.training.losses import LossTargets, total_loss
 from kavan.training.trainer import _encoder, train_split
 
 ROOT = Path(__file__).resolve().parents[1]

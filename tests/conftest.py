@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kavan.experiments.demo import real_gif_folder
+from keypoint_estimators import dlib_estimator, estimator  # noqa: F401 (fixtures shared by the keypoint tests)
 
 # $KAVAN_REAL_GIFS, else the shared folder beside the checkout, else where the workplace keeps it (a clone elsewhere)
 _SHARED = (Path(__file__).resolve().parents[2] / "shared" / "data" / "real-gifs", Path("/work/shared/data/real-gifs"))

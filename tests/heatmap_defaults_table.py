@@ -23,7 +23,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from face_template import face_keypoints  # noqa: E402
-
 from kavan.keypoints.heatmaps import HeatmapConfig, keypoint_heatmaps  # noqa: E402
 
 SIZE = 224

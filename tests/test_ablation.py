@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import yaml
 
-from kavan.training import metrics
-from kavan.data.dataset import Dataset
 from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
 from kavan.experiments.ablation import AblationSettings, chance_metrics, run_ablation
+from kavan.training import metrics
 from kavan.training.trainer import split_ids
 from training_data import make_synth, tiny_config, tiny_mapping
 

@@ -15,8 +15,8 @@ from dataset_folder import make_dataset, write_gif
 from kavan.baselines import colour_histogram
 from kavan.baselines.config import ColourHistogramConfig
 from kavan.baselines.feature_cache import FeatureCache
-from kavan.data.dataset import Dataset
 from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
 
 FRAMES = {"a": 3, "b": 10, "c": 1, "d": 6}
 

@@ -82,7 +82,10 @@ def test_gcv_picks_no_penalty_for_exact_data_and_a_penalty_for_noisy_wide_data()
     gcv = LinearBaseline(ridge=None).fit(x[train], y[train])
     ols = LinearBaseline(ridge=0.0).fit(x[train], y[train])
     assert gcv.ridge_ > 1.0
-    error = lambda m: float(((m.predict(x[test]) - y[test]) ** 2).mean())
+
+    def error(m):
+        return float(((m.predict(x[test]) - y[test]) ** 2).mean())
+
     assert error(gcv) < 0.8 * error(ols)
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kavan.training import metrics
 from kavan.baselines import BASELINES, baseline_module, run_baseline
 from kavan.baselines.config import ColourHistogramConfig
 from kavan.baselines.linear import LinearBaseline
 from kavan.cli import main
-from kavan.data.dataset import Dataset
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
+from kavan.training import metrics
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import pickle
 import pytest
 import torch
 from safetensors.torch import save_file
-from training_data import tiny_config
 
 from kavan.core.errors import KavanError
 from kavan.models import KAVAN
-from kavan.training.checkpoint import load_checkpoint, restore_rng, save_checkpoint
 from kavan.models.storage import load_model, save_model
+from kavan.training.checkpoint import load_checkpoint, restore_rng, save_checkpoint
+from training_data import tiny_config
 
 
 def _trained(config):

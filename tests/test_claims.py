@@ -8,8 +8,18 @@ import math
 import numpy as np
 import pytest
 
-from kavan.experiments.claims import (COMPARISONS, DOES_NOT_HOLD, HOLDS, NOT_JUDGED, WITHIN_NOISE, Paired, check_claims,
-                          claims_section, combine, paired)
+from kavan.experiments.claims import (
+    COMPARISONS,
+    DOES_NOT_HOLD,
+    HOLDS,
+    NOT_JUDGED,
+    WITHIN_NOISE,
+    Paired,
+    check_claims,
+    claims_section,
+    combine,
+    paired,
+)
 from kavan.experiments.reporting import render_results
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from dataset_folder import keypoints, make_dataset, one_hot, write_csv, write_gif
 from gif_bytes import Frame, gif_bytes, graphic_control
-
-from kavan.keypoints import cache as keypoint_cache
 from kavan.cli import main
-from kavan.data.check import check_dataset
 from kavan.core.emotions import EMOTIONS
+from kavan.data.check import check_dataset
+from kavan.keypoints import cache as keypoint_cache
 
 FRAMES = {"a": 3, "b": 2, "c": 4}
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]

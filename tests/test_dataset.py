@@ -7,13 +7,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from dataset_folder import COLORS, keypoints, make_dataset, one_hot, write_csv, write_gif
 
-from kavan.keypoints import cache as keypoint_cache
-from kavan.data.dataset import Dataset
+from dataset_folder import COLORS, keypoints, make_dataset, one_hot, write_csv, write_gif
 from kavan.core.emotions import EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
 from kavan.data.splits import make_splits, read_split_file, write_split_file
+from kavan.keypoints import cache as keypoint_cache
 
 
 @pytest.fixture

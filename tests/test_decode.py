@@ -15,9 +15,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from gif_bytes import Frame, gif_bytes, graphic_control
 from PIL import Image
 
+from gif_bytes import Frame, gif_bytes, graphic_control
+from kavan.core.errors import KavanError
 from kavan.media.decode import (
     DEFAULT_LIMITS,
     LimitError,
@@ -30,7 +31,6 @@ from kavan.media.decode import (
     probe,
     read_frames,
 )
-from kavan.core.errors import KavanError
 
 # The README of the real-gifs folder: file -> (frames, width, height). Checked below against Pillow and
 # against PyAV's (ffmpeg's) GIF demuxer, two decoders independent of ours.

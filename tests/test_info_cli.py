@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from gif_bytes import Frame, gif_bytes
-
 from kavan.cli import main
 
 KEYS = ["path", "format", "width", "height", "n_frames", "durations_ms", "loop"]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from kavan.keypoints import cache as keypoint_cache
 from kavan.core.errors import KavanError
+from kavan.keypoints import cache as keypoint_cache
 from kavan.keypoints.cache import KeypointRecord, cache_path, load, save
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kavan.keypoints.mapping import MESH_TO_70, N_MESH, WEIGHTS, mesh_to_layout
 from kavan.keypoints.landmarks import JAW, LEFT_PUPIL, N_POINTS, RIGHT_PUPIL
+from kavan.keypoints.mapping import MESH_TO_70, N_MESH, WEIGHTS, mesh_to_layout
 
 
 def test_every_layout_point_reads_one_or_two_distinct_mesh_vertices():

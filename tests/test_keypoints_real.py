@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kavan.media.decode import read_frames
-from keypoint_estimators import dlib_estimator, estimator  # noqa: F401 (fixtures)
 from kavan.keypoints.landmarks import LEFT_EYE, LEFT_PUPIL, MIRROR, RIGHT_EYE, RIGHT_PUPIL
+from kavan.media.decode import read_frames
 
 # Faces per frame, counted by eye on contact sheets of every frame. Frames listed are the ones checked; the
 # film clips with one person show that one face in every frame (gob-magic's half hidden by a knife and, in most

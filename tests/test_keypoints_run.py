@@ -11,14 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kavan.media import decode
-from kavan.keypoints import cache as keypoint_cache
 from kavan.cli import main
 from kavan.core.errors import KavanError
+from kavan.keypoints import cache as keypoint_cache
 from kavan.keypoints.config import KeypointConfig
-from kavan.keypoints.run import (STALE_TEMP_SECONDS, estimate_file, in_shard, parse_shard,
-                                 remove_stale_temporaries, run_dataset)
-from keypoint_estimators import estimator  # noqa: F401 (fixture)
+from kavan.keypoints.run import (
+    STALE_TEMP_SECONDS,
+    estimate_file,
+    in_shard,
+    parse_shard,
+    remove_stale_temporaries,
+    run_dataset,
+)
+from kavan.media import decode
 
 
 def _dataset(tmp_path, real_gifs, names, broken=()):
@@ -170,10 +175,9 @@ def test_command_draws_an_animated_gif_and_reports_bad_input(real_gifs, tmp_path
 
 def test_the_dataset_loader_and_data_check_read_the_caches(real_gifs, tmp_path):
     from dataset_folder import one_hot, write_csv
-
+    from kavan.core.emotions import EMOTIONS
     from kavan.data.check import check_dataset
     from kavan.data.dataset import Dataset
-    from kavan.core.emotions import EMOTIONS
 
     root = _dataset(tmp_path, real_gifs, ["like-a-boss.gif", "rainbow-vomit.gif"])
     write_csv(root / "scores.csv", ["id", *EMOTIONS],

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 
 from kavan.cli import main
-from kavan.media.decode import read_frames
 from kavan.core.errors import KavanError
 from kavan.keypoints.backends.mediapipe_mesh import FaceMesh, MeshFrame, extents, overlap_matches
 from kavan.keypoints.backends.tracking import FrameTracker, motion
 from kavan.keypoints.confidence import face_size
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.run import run_dataset
-from keypoint_estimators import estimator  # noqa: F401 (fixture)
+from kavan.media.decode import read_frames
 from test_keypoints_real import HAND_LABELS, TOLERANCE
 
 # --- the policy, on a scripted scene (no models) ----------------------------------------------------------

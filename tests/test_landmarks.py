@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from face_template import TEMPLATE
 
-from kavan.keypoints import landmarks as lm
+from face_template import TEMPLATE
 from kavan.core.errors import KavanError
+from kavan.keypoints import landmarks as lm
 
 GROUPS = (lm.JAW, lm.RIGHT_BROW, lm.LEFT_BROW, lm.NOSE, lm.RIGHT_EYE, lm.LEFT_EYE, lm.MOUTH, lm.PUPILS)
 

@@ -2,9 +2,17 @@ import math
 
 import numpy as np
 
+from kavan.experiments.localisation import (
+    CellBox,
+    LocalisationScore,
+    argmax_cell,
+    centre_prior,
+    face_boxes,
+    pixel_to_cell,
+    score_frame,
+    score_gif,
+)
 from kavan.keypoints.cache import KeypointRecord
-from kavan.experiments.localisation import (CellBox, LocalisationScore, argmax_cell, centre_prior, face_boxes, pixel_to_cell,
-                                score_frame, score_gif)
 
 
 def face(x0, y0, x1, y1):

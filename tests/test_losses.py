@@ -12,10 +12,18 @@ import torch.nn.functional as F
 from kavan.config import AttentionConfig, LossConfig, ModelConfig, TemporalConfig
 from kavan.core.emotions import EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
-from kavan.training.losses import (LossTargets, TargetStats, keypoint_loss, nmse_loss, nmse_per_emotion_loss,
-                          quadrant_targets, ranking_loss, total_loss)
 from kavan.models import KAVAN
 from kavan.models.kavan import KavanOutput
+from kavan.training.losses import (
+    LossTargets,
+    TargetStats,
+    keypoint_loss,
+    nmse_loss,
+    nmse_per_emotion_loss,
+    quadrant_targets,
+    ranking_loss,
+    total_loss,
+)
 
 
 def test_nmse_matches_hand_computation():

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from predict_model import write_tiny_model
 
 from kavan.keypoints import cache as keypoint_cache
+from predict_model import write_tiny_model
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -177,6 +177,7 @@ def test_killed_predict_run_leaves_no_decoding_worker(real_gifs, tmp_path, sig):
 def test_killed_training_run_leaves_no_loader_worker(tmp_path):
     """kavan train end to end with two loader workers, killed with SIGKILL mid-epoch: the workers exit."""
     import yaml
+
     from training_data import make_synth, tiny_mapping
 
     data = make_synth(tmp_path / "data", n=24)
@@ -222,9 +223,8 @@ def test_a_worker_whose_parent_is_already_gone_exits_at_once():
 def test_an_interrupted_run_reports_it_and_keeps_whole_caches(tmp_path, monkeypatch):
     """In one process: the signal lands while the second GIF is estimated; the first cache stays, no other."""
     from dataset_folder import write_gif
-
-    from kavan.keypoints import run
     from kavan.core.workers import Interrupted
+    from kavan.keypoints import run
 
     for gif_id in ("a", "b", "c"):
         write_gif(tmp_path / "ds" / "gifs" / f"{gif_id}.gif", 2)

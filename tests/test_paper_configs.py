@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from training_data import make_synth
 
 import kavan.training.trainer as trainer
 from kavan.config import load_config
-from kavan.models import KAVAN
-from kavan.predict import load
 from kavan.experiments.ablation import ROW_LABELS
-from kavan.training.checkpoint import load_checkpoint
+from kavan.models import KAVAN
 from kavan.models.storage import load_model
+from kavan.predict import load
+from kavan.training.checkpoint import load_checkpoint
 from kavan.training.evaluation import load_predictions
+from training_data import make_synth
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_CONFIGS = sorted((REPO / "configs").glob("*.yaml"))

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from predict_model import CELLS, SYNTH_RECORD, rig_bright_attention, write_tiny_model
 from safetensors.torch import save_file
 
 import kavan
-from kavan.media import decode
 from kavan.core.emotions import EMOTIONS, QUADRANTS, quadrant_label
 from kavan.core.errors import KavanError
+from kavan.data.transforms import FrameTransform
+from kavan.media import decode
 from kavan.media.overlay import upsample_map
 from kavan.predict import Prediction, predict_files
 from kavan.predict.batch import BatchSettings
-from kavan.data.transforms import FrameTransform
+from predict_model import CELLS, SYNTH_RECORD, rig_bright_attention, write_tiny_model
 
 
 @pytest.fixture(scope="module")

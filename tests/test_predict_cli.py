@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from predict_model import write_tiny_model
 
 import kavan
 from kavan.cli import main
 from kavan.core.emotions import EMOTIONS
 from kavan.predict.inputs import InputFile, expand_inputs, picture_path
+from predict_model import write_tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from predict_model import write_tiny_model
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from kavan.cli import main
 from kavan.core.errors import KavanError
-from kavan.predict import load
 from kavan.models.storage import NonFiniteWeights, save_model
+from kavan.predict import load
+from predict_model import write_tiny_model
 
 
 @pytest.fixture(scope="module")

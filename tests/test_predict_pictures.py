@@ -7,7 +7,6 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from predict_model import SYNTH_RECORD, rig_bright_attention, write_tiny_model
 
 import kavan
 from kavan.core.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
@@ -15,6 +14,7 @@ from kavan.core.errors import KavanError
 from kavan.predict import ModelInfo, OverlayStyle, chart_png, overlay_gif, write_chart, write_overlay
 from kavan.predict.pictures import QUADRANT_COLOURS, overlay_frames
 from kavan.predict.result import make_prediction
+from predict_model import SYNTH_RECORD, rig_bright_attention, write_tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,21 @@ import numpy as np
 import pytest
 import trueskill
 from scipy.stats import spearmanr
-from vote_simulation import VoteSimulation, simulate_votes, write_votes
 
 from kavan.cli import main
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
-from kavan.labels.ratings import (SCALE, normalise_ratings, rate_votes, ratings_from_votes, read_ratings, read_votes,
-                           votes_to_scores)
+from kavan.labels.ratings import (
+    SCALE,
+    normalise_ratings,
+    rate_votes,
+    ratings_from_votes,
+    read_ratings,
+    read_votes,
+    votes_to_scores,
+)
 from kavan.labels.trueskill_update import TrueSkillParams, rate_1vs1
+from vote_simulation import VoteSimulation, simulate_votes, write_votes
 
 HAPPY = EMOTIONS.index("happiness")
 SAD = EMOTIONS.index("sadness")

@@ -17,13 +17,13 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 from PIL import Image
-from predict_model import write_tiny_model
 
 import kavan
 from kavan.cli import main
 from kavan.core.emotions import EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
 from kavan.serve import ServeSettings, make_server
+from predict_model import write_tiny_model
 
 LIMIT = 1_000_000
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from predict_model import write_tiny_model
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -20,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 import kavan
 from kavan.core.emotions import EMOTIONS
 from kavan.serve import ServeSettings, make_server
+from predict_model import write_tiny_model
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -9,8 +9,8 @@ from itertools import combinations
 import pytest
 
 from kavan.core.errors import KavanError
-from kavan.experiments.reporting import splits_line
 from kavan.data.splits import describe_splits, make_splits
+from kavan.experiments.reporting import splits_line
 
 IDS = [f"gif{i:02d}" for i in range(20)]
 HUNDRED = [f"g{i:03d}" for i in range(100)]

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kavan.media import decode
-from kavan.keypoints import cache as keypoint_cache
 from kavan.cli import main
-from kavan.data.dataset import Dataset
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
+from kavan.keypoints import cache as keypoint_cache
+from kavan.media import decode
 from kavan.synth import SynthConfig, generate_dataset, make_gif
 from kavan.synth.generate import truth_path, write_gif_file
 from kavan.synth.preview import write_preview

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from kavan.keypoints.landmarks import MIRROR, N_POINTS
-from kavan.synth.face import NEUTRAL, P, FaceStyle, draw_face, model_points, project
+from kavan.synth.face import NEUTRAL, FaceStyle, P, draw_face, model_points, project
 
 
 def _landmarks(**changes: float) -> np.ndarray:

@@ -8,19 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from training_data import make_synth, tiny_config, tiny_mapping
 
 from kavan.cli import main
-from kavan.experiments.describe import describe
 from kavan.config import load_config
 from kavan.core.errors import KavanError
+from kavan.data.feature_cache import cache_key, weights_sha256
+from kavan.experiments.ablation import PAPER_ROWS, default_configs
+from kavan.experiments.describe import describe
 from kavan.models import KAVAN, parameter_counts, trainable_modules
 from kavan.models.backbone import Backbone
-from kavan.experiments.ablation import PAPER_ROWS, default_configs
-from kavan.training.checkpoint import load_checkpoint
 from kavan.models.storage import load_model
-from kavan.data.feature_cache import cache_key, weights_sha256
+from kavan.training.checkpoint import load_checkpoint
 from kavan.training.trainer import parameter_groups
+from training_data import make_synth, tiny_config, tiny_mapping
 
 REPO = Path(__file__).resolve().parents[1]
 # the tiny network's last module (MobileNetV2 features.18: 1x1 conv 320 -> 1280, BN, ReLU6) trains

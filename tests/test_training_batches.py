@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
-from training_data import make_synth, tiny_config
 
-from kavan.keypoints import cache as keypoint_cache
 from kavan.data.dataset import Dataset
-from kavan.keypoints.heatmaps import keypoint_heatmaps
-from kavan.training.losses import LossTargets, total_loss
-from kavan.models import KAVAN
-from kavan.media.sampling import tsn_indices
-from kavan.data.loader import ClipDataset, FeatureClipDataset, prepare_clips, sample_generator
-from kavan.training.distributed import GlobalBatchSampler
 from kavan.data.feature_cache import FeatureCache, cache_key
-from kavan.training.trainer import _encoder
+from kavan.data.loader import ClipDataset, FeatureClipDataset, prepare_clips, sample_generator
 from kavan.data.transforms import FrameTransform
+from kavan.keypoints import cache as keypoint_cache
+from kavan.keypoints.heatmaps import keypoint_heatmaps
+from kavan.media.sampling import tsn_indices
+from kavan.models import KAVAN
+from kavan.training.distributed import GlobalBatchSampler
+from kavan.training.losses import LossTargets, total_loss
+from kavan.training.trainer import _encoder
+from training_data import make_synth, tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from training_data import make_synth, tiny_mapping
 
 from kavan.cli import main
+from training_data import make_synth, tiny_mapping
 
 # Global batch 4 = 2 GIFs per process; keypoint loss on, so the per-rank weighting of L_kp is exercised
 # (the ranks see different numbers of frames with keypoints). No dropout: masks are drawn per process.

@@ -10,11 +10,11 @@ import shutil
 import pytest
 import torch
 import yaml
-from gif_bytes import Frame, gif_bytes, graphic_control
-from training_data import make_synth, tiny_mapping
 
+from gif_bytes import Frame, gif_bytes, graphic_control
 from kavan.cli import main
 from kavan.training.checkpoint import load_checkpoint
+from training_data import make_synth, tiny_mapping
 
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
 

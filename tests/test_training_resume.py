@@ -12,10 +12,10 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from training_data import make_synth, tiny_mapping
 
 from kavan.cli import main
 from kavan.training.checkpoint import load_checkpoint
+from training_data import make_synth, tiny_mapping
 
 # End to end (frozen backbone, frames decoded every step) with augmentation and dropout, so that the frame and
 # crop draws, the flips and the dropout masks all have to come back exactly; 4 steps per epoch, a checkpoint

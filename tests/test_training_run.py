@@ -6,19 +6,19 @@ import csv
 import json
 
 import numpy as np
-import torch
 import pytest
+import torch
 import yaml
 from PIL import Image
-from training_data import make_synth, tiny_mapping
 
 from kavan.cli import main
 from kavan.data.dataset import Dataset
-from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, quadrant_accuracy
-from kavan.training.checkpoint import load_checkpoint
-from kavan.models.storage import load_model
-from kavan.training.evaluation import load_predictions
 from kavan.experiments.protocol import SUMMARY_JSON, SUMMARY_MD
+from kavan.models.storage import load_model
+from kavan.training.checkpoint import load_checkpoint
+from kavan.training.evaluation import load_predictions
+from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, quadrant_accuracy
+from training_data import make_synth, tiny_mapping
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from face_template import face_keypoints
 from PIL import Image, ImageSequence
 
+from face_template import face_keypoints
 from kavan.core.errors import KavanError
-from kavan.keypoints.heatmaps import keypoint_heatmaps
 from kavan.data.transforms import IMAGENET_MEAN, IMAGENET_STD, CropParams, FrameTransform
+from kavan.keypoints.heatmaps import keypoint_heatmaps
 
 H, W = 90, 140
 SQUARE = (slice(40, 44), slice(60, 64))   # rows 40-43, columns 60-63: centre (61.5, 41.5)

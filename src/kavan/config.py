@@ -27,9 +27,10 @@ import math
 import os
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 

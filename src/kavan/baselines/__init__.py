@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from kavan.training import metrics
 from kavan.baselines.config import ColourHistogramConfig, FaceExpressionConfig
 from kavan.baselines.linear import LinearBaseline
-from kavan.data.dataset import Dataset
 from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
+from kavan.training import metrics
 
 BaselineConfig = ColourHistogramConfig | FaceExpressionConfig
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kavan.media import decode
 from kavan.baselines.feature_cache import FeatureCache, media_sha256
-from kavan.data.dataset import Dataset
 from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
+from kavan.media import decode
 from kavan.media.sampling import tsn_indices
 
 log = logging.getLogger(__name__)

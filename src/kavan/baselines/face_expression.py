@@ -26,8 +26,14 @@ from kavan.baselines import haar_faces
 from kavan.baselines.config import FaceExpressionConfig, feature_settings
 from kavan.baselines.extraction import FeatureFunction, extract
 from kavan.baselines.feature_cache import FeatureCache
-from kavan.baselines.fer_network import (FEATURE_DIM, FER_CLASSES, MODEL_SHA256, MiniXception, load_fer_network,
-                                         preprocess)
+from kavan.baselines.fer_network import (
+    FEATURE_DIM,
+    FER_CLASSES,
+    MODEL_SHA256,
+    MiniXception,
+    load_fer_network,
+    preprocess,
+)
 from kavan.data.dataset import Dataset
 
 NAME = "face_expression"

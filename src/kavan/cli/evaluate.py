@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from kavan.cli.train import command_line
     from kavan.config import load_config
     from kavan.core.atomic import json_safe
-    from kavan.training.distributed import is_main_process, shutdown
     from kavan.experiments.protocol import METRICS, run_protocol
+    from kavan.training.distributed import is_main_process, shutdown
 
     config = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem

@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_folder(args: argparse.Namespace, config: KeypointConfig) -> int:
-    from kavan.keypoints.run import parse_shard, run_dataset
     from kavan.core.workers import stop_on_signals
+    from kavan.keypoints.run import parse_shard, run_dataset
 
     shard = parse_shard(args.shard)
     with stop_on_signals():
@@ -117,11 +117,11 @@ def _frame_list(text: str | None, n_frames: int, path: Path) -> list[int]:
 
 
 def _run_file(args: argparse.Namespace, config: KeypointConfig) -> int:
-    from kavan.media import decode
     from kavan.keypoints.backends import Estimator
     from kavan.keypoints.draw import save_drawing
     from kavan.keypoints.json_output import record_json
     from kavan.keypoints.run import estimate_file
+    from kavan.media import decode
 
     estimator = Estimator(config)
     try:

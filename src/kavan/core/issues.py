@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator, Literal
+from typing import Literal
 
 from kavan.core.errors import KavanError
 

@@ -28,14 +28,22 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from kavan.media import decode
-from kavan.keypoints import cache as keypoint_cache
-from kavan.data.dataset import (MEDIA_DIR, MEDIA_SUFFIXES, SCORES_FILE, VOTES_FILE, DatasetConfig, read_dataset_config,
-                           scan_media, to_unit_scores)
 from kavan.core.errors import KavanError
 from kavan.core.issues import Issue, IssueLog
+from kavan.data.dataset import (
+    MEDIA_DIR,
+    MEDIA_SUFFIXES,
+    SCORES_FILE,
+    VOTES_FILE,
+    DatasetConfig,
+    read_dataset_config,
+    scan_media,
+    to_unit_scores,
+)
+from kavan.keypoints import cache as keypoint_cache
 from kavan.labels.ratings import parse_votes
 from kavan.labels.scores_table import ID_COLUMN, parse_scores
+from kavan.media import decode
 
 log = logging.getLogger(__name__)
 

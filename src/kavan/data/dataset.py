@@ -29,15 +29,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from kavan.media import decode
-from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
-from kavan.keypoints import cache as keypoint_cache
 from kavan.core.emotions import quadrant_index
 from kavan.core.errors import KavanError
 from kavan.core.issues import IssueLog, closest_name
+from kavan.data.splits import Split, make_splits, read_split_file
+from kavan.keypoints import cache as keypoint_cache
 from kavan.labels.ratings import SCALE
 from kavan.labels.scores_table import parse_scores
-from kavan.data.splits import Split, make_splits, read_split_file
+from kavan.media import decode
+from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
 
 log = logging.getLogger(__name__)
 

@@ -42,14 +42,14 @@ from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
-from kavan.data.dataset import Dataset
+from kavan.core.atomic import write_bytes
 from kavan.core.errors import KavanError
 from kavan.core.tensorfile import sha256_of
-from kavan.media.sampling import tsn_indices
-from kavan.core.atomic import write_bytes
+from kavan.core.workers import loader_worker_init
+from kavan.data.dataset import Dataset
 from kavan.data.loader import Clip
 from kavan.data.transforms import FrameTransform
-from kavan.core.workers import loader_worker_init
+from kavan.media.sampling import tsn_indices
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def weights_sha256(module: torch.nn.Module, prefix: str = "") -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict(prefix=prefix).items()):
         value = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode("utf-8"))
+        digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
         digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 

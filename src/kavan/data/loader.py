@@ -27,15 +27,15 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
-from kavan.media import decode
-from kavan.keypoints import cache as keypoint_cache
 from kavan.config import DataConfig
-from kavan.data.dataset import Dataset
 from kavan.core.errors import KavanError
-from kavan.keypoints.heatmaps import HeatmapConfig, keypoint_heatmaps
-from kavan.media.sampling import tsn_indices
-from kavan.data.transforms import CropParams, FrameTransform
 from kavan.core.workers import loader_worker_init
+from kavan.data.dataset import Dataset
+from kavan.data.transforms import CropParams, FrameTransform
+from kavan.keypoints import cache as keypoint_cache
+from kavan.keypoints.heatmaps import HeatmapConfig, keypoint_heatmaps
+from kavan.media import decode
+from kavan.media.sampling import tsn_indices
 
 if TYPE_CHECKING:
     from kavan.data.feature_cache import FeatureCache
@@ -94,9 +94,9 @@ def prepare_clips(dataset: Dataset, ids: list[str], progress: bool = True) -> Pr
             except KavanError as err:
                 ignored[gif_id] = str(err)
         clips.append(Clip(gif_id, int(row), info.n_frames, info.width, info.height, has_keypoints))
-    for gif_id, reason in excluded.items():
+    for reason in excluded.values():
         log.warning("left out of the run: %s", reason)
-    for gif_id, reason in ignored.items():
+    for reason in ignored.values():
         log.warning("keypoints not used: %s", reason)
     return PreparedClips(clips, excluded, ignored)
 

@@ -31,16 +31,16 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from kavan.training import metrics
 from kavan.baselines import BASELINES, baseline_module, run_baseline
 from kavan.config import KavanConfig, config_hash, load_config
-from kavan.data.dataset import Dataset
-from kavan.core.errors import KavanError
-from kavan.experiments.localisation import has_groundtruth, localisation_report
-from kavan.experiments.reporting import render_results
 from kavan.core.atomic import json_safe, write_json, write_text
-from kavan.training.evaluation import load_predictions
+from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
+from kavan.experiments.localisation import has_groundtruth, localisation_report
 from kavan.experiments.protocol import METRICS, mean_std
+from kavan.experiments.reporting import render_results
+from kavan.training import metrics
+from kavan.training.evaluation import load_predictions
 from kavan.training.provenance import dataset_record, git_commit
 from kavan.training.trainer import split_ids, train_split
 

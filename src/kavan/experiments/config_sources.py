@@ -14,7 +14,8 @@ justified in docs/model.md (the network and losses) and docs/training.md (data a
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kavan.config import KavanConfig
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.media import decode
 from kavan.core.errors import KavanError
+from kavan.media import decode
 from kavan.media.sampling import tsn_indices
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,8 @@ def heatmap_sheet(dataset_dir: Path, out_png: Path, t: int, n_gifs: int = 4, k: 
 
 def run_demo(settings: DemoSettings) -> dict[str, str]:
     """Run every step; returns the files written, by name."""
-    from kavan.experiments.describe import describe
     from kavan.data.check import check_dataset
+    from kavan.experiments.describe import describe
     from kavan.synth import PRESETS, generate_dataset
     from kavan.synth.preview import write_preview
 
@@ -239,9 +239,9 @@ def attention_sheet(dataset_dir: Path, run_dir: Path, out_png: Path, n_gifs: int
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kavan.keypoints import cache as keypoint_cache
     from kavan.data.dataset import Dataset
     from kavan.experiments.localisation import GROUNDTRUTH_DIR, score_frame
+    from kavan.keypoints import cache as keypoint_cache
     from kavan.media.overlay import blend_map
     from kavan.training.evaluation import load_predictions
 

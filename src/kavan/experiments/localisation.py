@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from kavan.keypoints import cache as keypoint_cache
-from kavan.data.dataset import Dataset
 from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
+from kavan.keypoints import cache as keypoint_cache
 
 GROUNDTRUTH_DIR = Path("groundtruth") / "landmarks"
 

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from kavan.config import KavanConfig, config_hash
-from kavan.data.dataset import Dataset
-from kavan.core.errors import KavanError
 from kavan.core.atomic import write_json, write_text
+from kavan.core.errors import KavanError
+from kavan.data.dataset import Dataset
 from kavan.experiments.reporting import splits_line
 from kavan.training.provenance import dataset_record, git_commit
 from kavan.training.trainer import RunResult, train_split

@@ -18,8 +18,8 @@ import io
 import math
 from typing import Any
 
-from kavan.experiments.claims import claims_section
 from kavan.data.splits import describe_splits
+from kavan.experiments.claims import claims_section
 
 KIND_ORDER = {"chance": 0, "baseline": 1, "model": 2}
 # results.md's title for `kavan ablation --settings X`; other values print as "X settings"

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from kavan.keypoints import landmarks
 from kavan.core.errors import KavanError
+from kavan.keypoints import landmarks
 
 REGION_COLOURS: tuple[tuple[tuple[int, ...], tuple[int, int, int]], ...] = (
     (landmarks.JAW, (255, 210, 0)),

@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kavan.media import decode
-from kavan.keypoints import cache as keypoint_cache
-from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
 from kavan.core.errors import KavanError
+from kavan.core.workers import Interrupted, die_with_parent, ignore_interrupts
+from kavan.keypoints import cache as keypoint_cache
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.landmarks import N_POINTS
-from kavan.core.workers import Interrupted, die_with_parent, ignore_interrupts
+from kavan.media import decode
+from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
 
 log = logging.getLogger(__name__)
 

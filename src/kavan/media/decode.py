@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from kavan.media import gif
 from kavan.core.errors import KavanError
+from kavan.media import gif
 
 Matte = tuple[int, int, int]
 WHITE: Matte = (255, 255, 255)

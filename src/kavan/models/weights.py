@@ -14,11 +14,10 @@ A weights option is one string:
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 

@@ -21,10 +21,10 @@ from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
 from kavan.core.errors import KavanError
+from kavan.core.workers import die_with_parent
 from kavan.predict.clip import ClipPreparer, PreparedClip
 from kavan.predict.predictor import Predictor
 from kavan.predict.result import Analysis
-from kavan.core.workers import die_with_parent
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import torch
 
-from kavan.media import decode
 from kavan.core.errors import KavanError
-from kavan.media.sampling import tsn_indices
 from kavan.data.transforms import FrameTransform
+from kavan.media import decode
+from kavan.media.sampling import tsn_indices
 
-Source = Union[str, os.PathLike, np.ndarray, Sequence[np.ndarray]]
+Source = str | os.PathLike | np.ndarray | Sequence[np.ndarray]
 
 
 @dataclass(frozen=True)

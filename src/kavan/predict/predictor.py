@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from kavan.media import decode
 from kavan.config import KavanConfig, config_hash
 from kavan.core.errors import KavanError
+from kavan.media import decode
 from kavan.media.overlay import upsample_map
 from kavan.predict.clip import ClipPreparer, PreparedClip, Source
 from kavan.predict.result import Analysis, Attention, ModelInfo, Prediction, make_prediction

@@ -49,14 +49,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from kavan.media import decode
 from kavan.core.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
+from kavan.data.transforms import FrameTransform
+from kavan.media import decode
+from kavan.media.sampling import tsn_indices
 from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
 from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
-from kavan.media.sampling import tsn_indices
-from kavan.data.transforms import FrameTransform
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,9 @@ import json
 import os
 from pathlib import Path
 
-
-from kavan.media import decode
-from kavan.keypoints import cache as keypoint_cache
 from kavan.core.errors import KavanError
+from kavan.keypoints import cache as keypoint_cache
+from kavan.media import decode
 from kavan.media.sampling import tsn_indices
 from kavan.synth.generate import truth_path
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from kavan.core.emotions import EMOTION_QUADRANT, EMOTION_QUADRANT_INDEX, EMOTIONS
 from kavan.synth.config import SynthConfig
-from kavan.synth.face import HIGH, LOW, NEUTRAL, P, PARAMS
+from kavan.synth.face import HIGH, LOW, NEUTRAL, PARAMS, P
 
 N_EMOTIONS = len(EMOTIONS)
 

@@ -26,8 +26,8 @@ import torch
 from safetensors.torch import save as st_save
 
 from kavan.config import KavanConfig, from_mapping
-from kavan.core.errors import KavanError
 from kavan.core.atomic import write_bytes
+from kavan.core.errors import KavanError
 from kavan.models.storage import check_finite, cpu_tensors, read_safetensors
 
 CHECKPOINT_FORMAT = "kavan-checkpoint/1"

@@ -23,8 +23,8 @@ from safetensors.torch import save as st_save
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
 from kavan.core.atomic import write_bytes
+from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
 
 PREDICTIONS_FORMAT = "kavan-predictions/1"
 

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from kavan.config import LossConfig
 from kavan.core.emotions import EMOTION_QUADRANT_INDEX
 from kavan.core.errors import KavanError
-from kavan.training.metrics import NMSE_VARIANCE_FLOOR
 from kavan.models.kavan import KavanOutput
+from kavan.training.metrics import NMSE_VARIANCE_FLOOR
 
 
 @dataclass

@@ -27,7 +27,7 @@ def dataset_fingerprint(dataset: Dataset) -> str:
     digest = hashlib.sha256()
     for row, gif_id in enumerate(dataset.ids):
         media = dataset.media_path(gif_id)
-        digest.update(f"{gif_id}|{media.name}|{media.stat().st_size}|".encode("utf-8"))
+        digest.update(f"{gif_id}|{media.name}|{media.stat().st_size}|".encode())
         digest.update(dataset.scores[row].tobytes())
     return digest.hexdigest()
 

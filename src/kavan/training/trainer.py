@@ -46,20 +46,20 @@ from tqdm import tqdm
 
 from kavan import __version__
 from kavan.config import KavanConfig, config_hash
-from kavan.data.dataset import Dataset
-from kavan.core.errors import KavanError
-from kavan.training.losses import LossTargets, TargetStats, total_loss
-from kavan.models import KAVAN
-from kavan.training import run_log
 from kavan.core.atomic import write_json, write_text
-from kavan.training.checkpoint import load_checkpoint, restore_rng, save_checkpoint
-from kavan.models.storage import MODEL_FORMAT, load_weights, read_safetensors, save_model
+from kavan.core.errors import KavanError
+from kavan.core.workers import loader_worker_init
+from kavan.data.dataset import Dataset
+from kavan.data.feature_cache import FeatureCache, cache_key, weights_sha256
 from kavan.data.loader import Clip, ClipDataset, FeatureClipDataset, prepare_clips, undecodable
+from kavan.models import KAVAN
+from kavan.models.storage import MODEL_FORMAT, load_weights, read_safetensors, save_model
+from kavan.training import run_log
+from kavan.training.checkpoint import load_checkpoint, restore_rng, save_checkpoint
 from kavan.training.distributed import Distributed, GlobalBatchSampler
 from kavan.training.evaluation import autocast, model_inputs, predict, save_predictions, score
-from kavan.data.feature_cache import FeatureCache, cache_key, weights_sha256
+from kavan.training.losses import LossTargets, TargetStats, total_loss
 from kavan.training.provenance import dataset_record, git_commit
-from kavan.core.workers import loader_worker_init
 
 log = logging.getLogger(__name__)
 
@@ -489,4 +489,4 @@ def _finished(run_dir: Path, config: KavanConfig) -> bool:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

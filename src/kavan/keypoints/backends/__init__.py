@@ -22,8 +22,8 @@ from kavan.keypoints import confidence
 from kavan.keypoints.backends.mediapipe_mesh import FACE_AXES, MeshFrame, extents
 from kavan.keypoints.backends.tracking import FrameTracker, TrackingStats
 from kavan.keypoints.config import KeypointConfig
-from kavan.keypoints.mapping import MESH_TO_70, N_SURFACE, mesh_to_layout
 from kavan.keypoints.landmarks import LEFT_EYE, LEFT_PUPIL, N_IBUG, N_POINTS, RIGHT_EYE, RIGHT_PUPIL
+from kavan.keypoints.mapping import MESH_TO_70, N_SURFACE, mesh_to_layout
 
 SCHEME = "kavan-keypoints/1"
 """Version of the map and the confidence formula; part of every cache's backend version."""
