@@ -19,7 +19,6 @@ May import: kavan.core and kavan.keypoints (the heatmap settings are a section o
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -35,6 +34,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from kavan.core.errors import KavanError
+from kavan.core.overrides import set_overrides
 from kavan.keypoints.heatmaps import HeatmapConfig
 
 C = TypeVar("C")
@@ -305,27 +305,8 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str],
                     path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """A copy of the parsed YAML mapping ``data`` with each ``dotted.key=value`` override set (value read as YAML)."""
-    result = copy.deepcopy(dict(data))
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise KavanError(f"override {item!r} must look like section.key=value", path)
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise KavanError(f"override {item!r}: value is not valid YAML: {err}", path) from None
-        *parents, leaf = key.strip().split(".")
-        node = result
-        for part in parents:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            elif not isinstance(child, dict):
-                raise KavanError(f"override {item!r}: {part} is not a section", path)
-            node = child
-        node[leaf] = value
-    return result
+    """A copy of the parsed YAML mapping ``data`` with each ``dotted.key=value`` override set (kavan.core.overrides)."""
+    return set_overrides(data, overrides, path)
 
 
 def config_hash(config: KavanConfig) -> str:

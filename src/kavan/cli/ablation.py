@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kavan.cli._common import add_no_progress, add_overrides, command_line
+
 NAME = "ablation"
 HELP = "run every table row (paper rows, unsupervised attention, baselines, chance) on the same splits"
 
@@ -31,21 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default <data>/cache/features)")
     parser.add_argument("--baseline-cache", type=Path, metavar="DIR",
                         help="baseline feature cache (default <data>/cache/baselines)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a value in every model config (repeatable), e.g. --set train.epochs=5")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_overrides(parser, "override a value in every model config (repeatable), e.g. --set train.epochs=5")
+    add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from kavan.baselines import BASELINES
-    from kavan.cli.train import command_line
     from kavan.experiments.ablation import RESULTS_MD, AblationSettings, default_configs, run_ablation
 
     command = command_line(NAME, args, ["data", "configs", "settings", "splits", "baselines", "out", "cache-dir",
-                                        "baseline-cache"])
-    if args.baselines == []:
-        command.append("--baselines")
-    command += [word for item in args.overrides for word in ("--set", item)]
+                                        "baseline-cache"], extra=["--baselines"] if args.baselines == [] else [])
     settings = AblationSettings(
         data=args.data, configs=tuple(args.configs) if args.configs else default_configs(args.settings),
         out=args.out, settings=args.settings,

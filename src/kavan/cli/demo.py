@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from kavan.cli._common import add_no_progress, add_overrides
+
 NAME = "demo"
 HELP = ("run the demo job: decode the real GIFs, generate a SynthGIF set, run the ablation at benchmark settings, "
         "print the tables, draw attention overlays, leave a trained model")
@@ -24,9 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help="exactly this many training epochs per row (default: the configs' recipe, 15 epochs "
                         "and at least 750 optimiser steps)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a value in every row's config (repeatable), e.g. --set train.batch_size=16")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_overrides(parser, "override a value in every row's config (repeatable), e.g. --set train.batch_size=16")
+    add_no_progress(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="processes for SynthGIF (default: CPU count)")
 

@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from kavan.cli._common import add_no_progress, add_overrides, command_line
+
 NAME = "evaluate"
 HELP = "run the 5-split protocol for one config (train + test per split) and report mean ± std"
 
@@ -23,13 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="reuse finished splits in --out and continue interrupted ones")
     parser.add_argument("--cache-dir", metavar="DIR", help="feature cache root (default <data>/cache/features)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value (repeatable), e.g. --set train.epochs=5")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_overrides(parser, "override a config value (repeatable), e.g. --set train.epochs=5")
+    add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan.cli.train import command_line
     from kavan.config import load_config
     from kavan.core.atomic import json_safe
     from kavan.experiments.protocol import METRICS, run_protocol
@@ -37,9 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
-    command = command_line(NAME, args, ["config", "data", "split-file", "out", "resume", "cache-dir"])
-    command += ["--splits", *map(str, args.splits)] if args.splits else []
-    command += [word for item in args.overrides for word in ("--set", item)]
+    command = command_line(NAME, args, ["config", "data", "split-file", "out", "resume", "cache-dir"],
+                           extra=["--splits", *map(str, args.splits)] if args.splits else [])
     try:
         result = run_protocol(config, args.data, out, split_file=args.split_file, splits=args.splits,
                               resume=args.resume, cache_dir=args.cache_dir, progress=not args.no_progress,

@@ -7,6 +7,8 @@ import json
 import os
 import time
 
+from kavan.cli._common import add_overrides
+
 NAME = "synth"
 HELP = "generate the SynthGIF procedural benchmark (GIFs, votes, scores, keypoints, ground truth)"
 
@@ -16,8 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, metavar="N", help="number of GIFs")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--preset", default="default", help="configuration preset: default or hard")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config value (repeatable), e.g. --set kp_jitter=0.05")
+    add_overrides(parser, "override one config value (repeatable), e.g. --set kp_jitter=0.05")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: CPU count); the output does not depend on it")
     parser.add_argument("--preview", metavar="OUT.png",

@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from kavan.cli._common import add_no_progress, add_overrides, command_line
+
 NAME = "train"
 HELP = "train one config on one train/test split of a dataset folder and test it (torchrun works too)"
 
@@ -22,26 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="RUN", help="run folder (default runs/<config name>/split-<K>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--cache-dir", metavar="DIR", help="feature cache root (default <data>/cache/features)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value (repeatable), e.g. --set train.epochs=5")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-
-
-def command_line(name: str, args: argparse.Namespace, options: list[str]) -> list[str]:
-    """The command as a list of words, rebuilt from the parsed arguments (for run.json and results files)."""
-    words = ["kavan", name]
-    for option in options:
-        value = getattr(args, option.replace("-", "_"))
-        if value is None or value is False or value == []:
-            continue
-        flag = f"--{option}"
-        if value is True:
-            words.append(flag)
-        elif isinstance(value, list):
-            words.extend(word for item in value for word in (flag, str(item)))
-        else:
-            words.extend([flag, str(value)])
-    return words
+    add_overrides(parser, "override a config value (repeatable), e.g. --set train.epochs=5")
+    add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem / f"split-{args.split}"
     command = command_line(NAME, args, ["config", "data", "split", "split-file", "out", "resume", "cache-dir"])
-    command += [word for item in args.overrides for word in ("--set", item)]
     try:
         result = train_split(config, args.data, out, split=args.split, split_file=args.split_file,
                              resume=args.resume, cache_dir=args.cache_dir, progress=not args.no_progress,

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from kavan.core.errors import KavanError
+from kavan.core.overrides import as_arguments
 from kavan.media import decode
 from kavan.media.sampling import tsn_indices
 
@@ -210,7 +211,7 @@ def run_demo_ablation(settings: DemoSettings, synth_dir: Path) -> dict[str, str]
                                       if settings.epochs is not None else ())
     command = ["kavan", "demo", "--out", str(out), "--n", str(settings.n_synth), "--seed", str(settings.seed),
                "--splits", str(settings.splits)] + (["--epochs", str(settings.epochs)] if settings.epochs else [])
-    command += [word for item in settings.overrides for word in ("--set", item)]
+    command += as_arguments(settings.overrides)
     log.info("running the ablation (%d model rows, %d split(s)) in %s", len(configs), settings.splits, ablation_dir)
     run_ablation(AblationSettings(data=synth_dir, configs=tuple(configs), out=ablation_dir, settings="bench",
                                   n_splits=settings.splits, overrides=overrides, progress=settings.progress), command)

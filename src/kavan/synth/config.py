@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass
 
 from kavan.core.errors import KavanError
+from kavan.core.overrides import parse_override
 
 TWO_FACE_LABELS = ("max", "mean")
 
@@ -216,13 +217,10 @@ def apply_overrides(config: SynthConfig, items: list[str]) -> SynthConfig:
     hints = typing.get_type_hints(SynthConfig)
     changes: dict[str, object] = {}
     for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep:
-            raise KavanError(f"synth config: override {item!r} is not of the form key=value")
-        if key not in hints:
-            raise KavanError(f"synth config: unknown key {key!r} (known: {', '.join(sorted(hints))})")
-        changes[key] = _convert(key, hints[key], text.strip())
+        override = parse_override(item, context="synth config: ")
+        if override.key not in hints:
+            raise KavanError(f"synth config: unknown key {override.key!r} (known: {', '.join(sorted(hints))})")
+        changes[override.key] = _convert(override.key, hints[override.key], override.text)
     return dataclasses.replace(config, **changes)
 
 
