@@ -1,4 +1,5 @@
-from kavan.experiments.reporting import mean_std_cell, render_results
+from kavan.experiments.reporting import render_results
+from kavan.experiments.tables import mean_std_cell
 
 
 def entry(values):

@@ -29,6 +29,8 @@ from kavan.core.atomic import write_json, write_text
 from kavan.core.errors import KavanError
 from kavan.data.dataset import Dataset
 from kavan.experiments.reporting import splits_line
+from kavan.experiments.tables import markdown_table, mean_std_cell
+from kavan.training.distributed import is_main_process
 from kavan.training.provenance import dataset_record, git_commit
 from kavan.training.trainer import RunResult, train_split
 
@@ -100,7 +102,7 @@ def run_protocol(config: KavanConfig, data: str | os.PathLike[str], out: str | o
         "metrics": {key: mean_std([run.metrics["test"][key] for run in runs]) for key, _, _ in METRICS},
         "std": "sample standard deviation over the splits (ddof = 1)",
     }
-    if _is_main():
+    if is_main_process():
         write_json(out_dir / SUMMARY_JSON, summary)
         write_text(out_dir / SUMMARY_MD, render_markdown(summary))
     return ProtocolResult(out_dir, runs, summary)
@@ -108,17 +110,6 @@ def run_protocol(config: KavanConfig, data: str | os.PathLike[str], out: str | o
 
 def _headline(test: dict[str, Any]) -> dict[str, Any]:
     return {key: test[key] for key, _, _ in METRICS}
-
-
-def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def format_mean_std(entry: dict[str, Any], digits: int = 4) -> str:
-    """"0.1234 ± 0.0056" (or "n/a")."""
-    if entry["mean"] is None or not math.isfinite(entry["mean"]):
-        return "n/a"
-    return f"{entry['mean']:.{digits}f} ± {entry['std']:.{digits}f}"
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
@@ -136,15 +127,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
     source = summary.get("split_source")
     out.write(f"- splits: split file `{source}`\n" if isinstance(source, str) else splits_line(source))
     out.write(f"- std: {summary['std']}\n\n")
-    titles = [title for _, title, _ in METRICS]
-    out.write("| split | " + " | ".join(titles) + " |\n")
-    out.write("|---|" + "---|" * len(titles) + "\n")
-    for row in summary["per_split"]:
-        cells = ["n/a" if row[key] is None or not math.isfinite(row[key]) else f"{row[key]:.4f}"
-                 for key, _, _ in METRICS]
-        out.write(f"| {row['split']} | " + " | ".join(cells) + " |\n")
-    out.write("| **mean ± std** | " + " | ".join(format_mean_std(summary["metrics"][key]) for key, _, _ in METRICS)
-              + " |\n\n")
+    rows = [[str(row["split"])] + ["n/a" if row[key] is None or not math.isfinite(row[key]) else f"{row[key]:.4f}"
+                                   for key, _, _ in METRICS] for row in summary["per_split"]]
+    rows.append(["**mean ± std**"] + [mean_std_cell(summary["metrics"][key], digits=4, one_value_alone=False)
+                                      for key, _, _ in METRICS])
+    out.write(markdown_table(["split"] + [title for _, title, _ in METRICS], rows) + "\n")
     out.write("Accuracy: 4-class circumplex quadrant. nMSE per GIF: Σ_j (ŷ_j − y_j)² / Σ_j (y_j − ȳ)² over the 17 "
               "emotions, mean over test GIFs (the loss). nMSE per emotion: per emotion over the test set "
               "(Jou et al. 2014), mean over emotions. Pearson r: per emotion, mean over emotions.\n")

@@ -15,35 +15,15 @@ loss's definition) and the mean Pearson r.
 from __future__ import annotations
 
 import io
-import math
 from typing import Any
 
 from kavan.data.splits import describe_splits
 from kavan.experiments.claims import claims_section
+from kavan.experiments.tables import markdown_table, mean_std_cell
 
 KIND_ORDER = {"chance": 0, "baseline": 1, "model": 2}
 # results.md's title for `kavan ablation --settings X`; other values print as "X settings"
 SETTINGS_TITLES = {"paper": "the paper's architecture (ResNet-50 end to end) with project-default hyper-parameters"}
-
-
-def mean_std_cell(entry: dict[str, Any] | None, digits: int = 3, percent: bool = False) -> str:
-    """"0.512 ± 0.031" (or "51.2 ± 3.1 %" with ``percent``); the mean alone when it comes from one value; "n/a"
-    for a missing or undefined mean."""
-    if entry is None or entry.get("mean") is None or not math.isfinite(entry["mean"]):
-        return "n/a"
-    mean, std = entry["mean"], entry["std"] if entry.get("std") is not None else math.nan
-    values = [v for v in entry.get("values", []) if v is not None and math.isfinite(v)]
-    if len(values) == 1:  # one split: no spread to report
-        return f"{100 * mean:.{max(0, digits - 2)}f} %" if percent else f"{mean:.{digits}f}"
-    if percent:
-        return f"{100 * mean:.{max(0, digits - 2)}f} ± {100 * std:.{max(0, digits - 2)}f} %"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def ordered_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,7 +47,7 @@ def accuracy_table(results: dict[str, Any]) -> str:
             cells += [mean_std_cell(loc.get(key), percent=True) for key in
                       ("hit_rate", "withheld_hit_rate", "exact_hit_rate", "exact_withheld_hit_rate", "mass")]
         body.append(cells)
-    return _table(header, body)
+    return markdown_table(header, body)
 
 
 def nmse_table(results: dict[str, Any]) -> str:
@@ -75,7 +55,7 @@ def nmse_table(results: dict[str, Any]) -> str:
     body = [[row["label"], mean_std_cell(row["metrics"].get("nmse_per_emotion")),
              mean_std_cell(row["metrics"].get("nmse_per_gif")), mean_std_cell(row["metrics"].get("pearson_mean"))]
             for row in ordered_rows(results)]
-    return _table(["Method", "nMSE (per emotion, Jou et al.)", "nMSE per GIF", "mean Pearson r"], body)
+    return markdown_table(["Method", "nMSE (per emotion, Jou et al.)", "nMSE per GIF", "mean Pearson r"], body)
 
 
 def splits_line(source: Any) -> str:
