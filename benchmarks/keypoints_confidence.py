@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from _measure import iou
 from kavan.keypoints.backends import Estimator
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.landmarks import MIRROR
@@ -51,12 +52,6 @@ def auroc(score: np.ndarray, positive: np.ndarray) -> float:
     if not n_pos or not n_neg:
         return float("nan")
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = float(np.prod(np.clip(hi - lo, 0, None)))
-    return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
 
 
 def flipped_back(faces, width: int):

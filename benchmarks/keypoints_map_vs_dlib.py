@@ -19,16 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from _measure import iou
 from kavan.keypoints.backends.dlib68 import model_path
 from kavan.keypoints.backends.mediapipe_mesh import FaceMesh
 from kavan.keypoints.mapping import mesh_to_layout
 from kavan.media.decode import iter_frames
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = float(np.prod(np.clip(hi - lo, 0, None)))
-    return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
 
 
 def main(argv: list[str] | None = None) -> int:

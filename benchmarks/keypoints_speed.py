@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import cpu_seconds
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.run import run_dataset
 from kavan.media.decode import iter_frames
@@ -42,12 +43,6 @@ def linked_dataset(gif_dir: Path, repeat: int, root: Path) -> int:
             (gifs / f"{gif.stem}-{k}.gif").symlink_to(gif.resolve())
             frames += n
     return frames
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process and of its finished child processes (the workers)."""
-    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
-                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def worker_startup_cpu() -> float:

@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from _measure import cpu_seconds
 from kavan.experiments.demo import real_gif_folder
 from kavan.predict import BatchSettings, load, predict_files
 
@@ -100,12 +100,6 @@ def speed(checkpoint: str, repeat: int, batch_size: int, workers: int, passes: i
             "backbone_s": [s for s, _ in bare], "ratio": wall[0] / wall[1],
             "ratio_of_fastest": min(s for s, _ in e2e) / min(s for s, _ in bare), "cpu_s": cpu,
             "cpu_ratio": cpu[0] / cpu[1]}
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process and of its finished children (the DataLoader workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def threads_check(checkpoint: str, batch_size: int) -> list[tuple[int, float, float]]:
