@@ -1,4 +1,4 @@
-"""Keypoint heatmaps, the supervision target of the facial attention (paper Eq. 8, DESIGN.md section 2).
+"""Keypoint heatmaps, the supervision target of the facial attention (paper Eq. 8; docs/heatmaps.md).
 
 Every keypoint j of every face becomes a 2-D Gaussian on a fine G x G grid covering the image,
 with amplitude c_j (its confidence) times ``mouth_weight`` for the 20 dense lip points (iBUG 48-67).

@@ -1,7 +1,8 @@
 """The KAVAN network: backbone, facial soft attention, LSTM / HS-LSTM temporal module, output heads.
 
-One module per part, each reading like its equations in the paper (DESIGN.md §2); ``KAVAN`` puts them together
-from a ``kavan.config.ModelConfig``. Parameter counts and the defaults chosen are in docs/model.md.
+One module per part, each reading like its equations in the paper; ``KAVAN`` puts them together from a
+``kavan.config.ModelConfig``. docs/model.md gives the equations as implemented, the parameter counts and the
+defaults chosen; docs/architecture.md maps each equation to its module.
 
 ``storage`` writes and reads a trained model file; ``weights`` reads backbone weights (torchvision's or a local
 file).

@@ -1,4 +1,4 @@
-"""Facial soft attention, paper Eqs. 5–6, with the residual link (DESIGN.md §2).
+"""Facial soft attention, paper Eqs. 5–6, with the residual link (docs/model.md, "Facial soft attention").
 
 For frame t with feature block X_t (K² cells of C channels) and the LSTM's previous hidden state h_{t−1}:
 

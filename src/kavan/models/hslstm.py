@@ -1,4 +1,4 @@
-"""Hierarchical Segment LSTM (HS-LSTM, paper Sec. 3.2), in DESIGN.md's reading of the paper's Fig. 3.
+"""Hierarchical Segment LSTM (HS-LSTM, paper Sec. 3.2), in the project's reading of the paper's Fig. 3.
 
 The T = S·n frames form S segments of n frames. With L tiers:
 
@@ -15,6 +15,7 @@ The T = S·n frames form S segments of n frames. With L tiers:
   over the T frames.
 
 The GIF representation is the concatenation of the last tier's S segment outputs, S·d values.
+docs/model.md ("Temporal modules") describes the same reading and counts its parameters.
 """
 
 from __future__ import annotations

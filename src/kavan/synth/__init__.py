@@ -1,4 +1,4 @@
-"""SynthGIF: the built-in procedural benchmark of cartoon-face GIFs with known emotions (DESIGN.md section 4).
+"""SynthGIF: the built-in procedural benchmark of cartoon-face GIFs with known emotions.
 
 ``generate_dataset`` writes a dataset folder; ``SynthConfig`` and ``PRESETS`` hold every knob; the
 sub-modules each do one job (face drawing, scene, emotion time courses, keypoint and vote simulation,

@@ -5,7 +5,7 @@ independent streams for its labels, faces, scene and keypoints; the votes use ``
 files therefore depend only on (config, seed, index), never on the number of workers or the order they run
 in, and changing one knob (say keypoint jitter) leaves the draws of the other streams alone.
 
-Dataset layout (DESIGN.md section 3; the loader reads it like any other dataset)::
+Dataset layout (docs/synthgif.md, "What is written"; the loader reads it like any other dataset, docs/data.md)::
 
     DIR/gifs/<id>.gif                       the GIFs
     DIR/keypoints/<id>.safetensors          simulated detector output (kavan.keypoints.cache format)

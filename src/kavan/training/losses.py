@@ -1,4 +1,4 @@
-"""Training losses (paper Sec. 3.1 Eq. 7 and Sec. 3.3; DESIGN.md §2).
+"""Training losses (paper Sec. 3.1 Eq. 7 and Sec. 3.3; docs/model.md, "Losses").
 
     L = L_nMSE + λ_ce · L_CE + λ_rank · L_rank + λ_kp · L_kp
 

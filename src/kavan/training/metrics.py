@@ -1,4 +1,4 @@
-"""Evaluation metrics of the paper's protocol (DESIGN.md §2): numpy arrays in, Python floats out.
+"""Evaluation metrics of the paper's protocol (docs/model.md, "Metrics"): numpy arrays in, Python floats out.
 
 Arrays hold one row per test GIF: ``pred`` and ``target`` are (N, 17) intensities in EMOTIONS order.
 Two different normalised MSEs are reported and must not be confused:
