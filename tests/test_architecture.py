@@ -95,3 +95,21 @@ def test_imports_point_down(path):
 def test_the_root_package_stays_light():
     """``import kavan`` loads no torch: the root only names the version and a lazy ``kavan.load``."""
     assert {t for _, t in imports(PACKAGE / "__init__.py")} == {"kavan.predict"}
+
+
+@pytest.mark.parametrize("where", [
+    "kavan.data.loader:ClipDataset",           # the data loader
+    "kavan.models.attention:FacialSoftAttention",  # the facial soft attention
+    "kavan.models.hslstm:HSLSTM",              # the hierarchical segment LSTM
+    "kavan.training.losses:total_loss",        # the multi-task loss
+    "kavan.training.metrics:nmse_per_emotion",  # the paper's metric
+    "kavan.experiments.claims:check_claims",   # the claims judged on the results
+    "kavan.training.trainer:train_split",      # the training loop
+    "kavan.predict:load",                      # the Python API
+])
+def test_the_parts_a_newcomer_looks_for_are_where_docs_architecture_says(where):
+    import importlib
+
+    module, name = where.split(":")
+    assert hasattr(importlib.import_module(module), name)
+    assert f"{module}" in (PACKAGE.parents[1] / "docs" / "architecture.md").read_text()
