@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from kavan.core import tensorfile
 from kavan.core.errors import KavanError
 from kavan.keypoints import cache as keypoint_cache
 from kavan.keypoints.cache import KeypointRecord, cache_path, load, save
@@ -66,7 +67,7 @@ def test_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, mon
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(keypoint_cache, "_st_save", broken)
+    monkeypatch.setattr(tensorfile, "encode_safetensors", broken)
     with pytest.raises(OSError, match="disk full"):
         save(path, _record(seed=2))
     with pytest.raises(OSError):

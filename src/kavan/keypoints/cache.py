@@ -7,24 +7,21 @@ slots (at least one); a frame with fewer faces has its remaining slots filled wi
 beside the tensor names the format, the backend that produced the keypoints and its version, the frame count
 and the frame size, so a cache made by one detector is never mistaken for another's.
 
-Loading goes through safetensors, which never unpickles. Saving writes a temporary file in the target folder
-and renames it over the target, so a crash or error mid-write never leaves a partial cache file behind.
+Reading and writing go through kavan.core.tensorfile: safetensors only, which never unpickles, and atomic writes
+(a temporary file in the target folder renamed over the target), so a crash or error mid-write never leaves a
+partial cache file behind. Equal records give equal bytes (the metadata keys are written in sorted order).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load as _st_load
-from safetensors.numpy import save as _st_save
 
-from kavan.core.atomic import write_bytes
 from kavan.core.errors import KavanError
+from kavan.core.tensorfile import read_safetensors, write_safetensors
 from kavan.keypoints.landmarks import N_POINTS
 
 FORMAT = "kavan-keypoints/1"
@@ -76,23 +73,6 @@ def _check(record: KeypointRecord, path: Path) -> None:
         raise KavanError("backend name must not be empty", path)
 
 
-def _canonical(blob: bytes) -> bytes:
-    """The same safetensors file with its header's metadata keys in sorted order.
-
-    safetensors writes ``__metadata__`` in hash-map order, which differs from process to process; equal
-    inputs must give equal bytes (SynthGIF promises byte-identical datasets), so the header is rewritten
-    with sorted keys. Same keys and values, so the header keeps its length and every data offset holds.
-    """
-    n = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + n])
-    meta = header.pop("__metadata__", None)
-    ordered = ({"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}) | header
-    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    if len(text) > n:
-        raise RuntimeError("canonical safetensors header longer than the original")
-    return blob[:8] + text.ljust(n, b" ") + blob[8 + n:]
-
-
 def save(path: str | os.PathLike[str], record: KeypointRecord) -> None:
     """Write ``record`` to ``path`` atomically (temporary file in the same folder, then ``os.replace``)."""
     path = Path(path)
@@ -105,35 +85,15 @@ def save(path: str | os.PathLike[str], record: KeypointRecord) -> None:
         "width": str(int(record.width)),
         "height": str(int(record.height)),
     }
-    write_bytes(path, _canonical(_st_save({TENSOR: np.ascontiguousarray(record.keypoints)}, metadata=metadata)))
-
-
-def _read_metadata(blob: bytes, path: Path) -> dict[str, str]:
-    if len(blob) < 8:
-        raise KavanError("not a safetensors file (shorter than its 8-byte header length)", path)
-    n = int.from_bytes(blob[:8], "little")
-    try:
-        header = json.loads(blob[8:8 + n])
-    except (UnicodeDecodeError, ValueError) as err:
-        raise KavanError(f"not a safetensors file (unreadable header: {err})", path) from None
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    if not isinstance(meta, dict):
-        raise KavanError("keypoint file has no metadata", path)
-    return meta
+    write_safetensors(path, {TENSOR: np.ascontiguousarray(record.keypoints)}, metadata)
 
 
 def load(path: str | os.PathLike[str]) -> KeypointRecord:
     """Read and validate one keypoint file; KavanError naming the file on anything wrong."""
     path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except OSError as err:
-        raise KavanError(f"cannot read keypoint file: {err.strerror or err}", path) from None
-    meta = _read_metadata(blob, path)
-    try:
-        tensors = _st_load(blob)
-    except (SafetensorError, ValueError, TypeError) as err:
-        raise KavanError(f"corrupt safetensors file: {err}", path) from None
+    tensors, meta = read_safetensors(path, framework="np")
+    if not meta:
+        raise KavanError("keypoint file has no metadata", path)
     missing = [k for k in _METADATA_KEYS if k not in meta]
     if missing:
         raise KavanError(f"keypoint metadata lacks {', '.join(missing)}", path)

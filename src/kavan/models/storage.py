@@ -2,9 +2,9 @@
 model was trained on (dataset path, name, fingerprint, whether it is SynthGIF, split), so a prediction can say
 where its model came from.
 
-Reading goes through safetensors only, which parses a JSON header and raw tensor bytes and never unpickles:
-a pickle (``torch.save``) file, a truncated file or a file with foreign tensors is refused with a KavanError.
-Writing is atomic (kavan.core.atomic). Training checkpoints (kavan.training.checkpoint) are read the same way.
+Reading and writing go through kavan.core.tensorfile: safetensors only, never unpickling (a pickle
+(``torch.save``) file, a truncated file or a file with foreign tensors is refused with a KavanError), and
+atomic writes. ``read_safetensors`` is importable from here too, for the callers that read model files.
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from kavan.config import KavanConfig, from_mapping
-from kavan.core.atomic import write_bytes
 from kavan.core.errors import KavanError
+from kavan.core.tensorfile import read_safetensors, write_safetensors
 
 MODEL_FORMAT = "kavan-model/1"
 
@@ -50,7 +46,7 @@ def save_model(path: str | os.PathLike[str], model: torch.nn.Module, config: Kav
         "config": json.dumps(config.to_dict(), sort_keys=True),
         "trained_on": json.dumps(trained_on, sort_keys=True),
     }
-    write_bytes(path, st_save(cpu_tensors(dict(model.state_dict())), metadata=metadata))
+    write_safetensors(path, cpu_tensors(dict(model.state_dict())), metadata)
 
 
 @dataclass
@@ -83,34 +79,6 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise KavanError(f"weights do not fit the model of its config: {err}", source) from None
-
-
-def read_safetensors(path: str | os.PathLike[str], expected_format: str) -> tuple[dict[str, torch.Tensor],
-                                                                                   dict[str, str]]:
-    """Tensors and metadata of a safetensors file of ``expected_format``; never unpickles anything."""
-    path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except OSError as err:
-        raise KavanError(f"cannot read: {err.strerror or err}", path) from None
-    try:
-        tensors = st_load(blob)
-        metadata = _metadata(blob)
-    except (SafetensorError, ValueError, UnicodeDecodeError) as err:
-        if blob[:4] == b"PK\x03\x04" or blob[:1] == b"\x80":
-            raise KavanError("this is a pickle / torch.save file, not safetensors; kavan never unpickles "
-                             "files (unpickling can run code)", path) from None
-        raise KavanError(f"not a safetensors file ({err})", path) from None
-    if metadata.get("format") != expected_format:
-        raise KavanError(f"expected a {expected_format} file, found format {metadata.get('format')!r}", path)
-    return tensors, metadata
-
-
-def _metadata(blob: bytes) -> dict[str, str]:
-    size = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + size])
-    meta = header.get("__metadata__", {}) if isinstance(header, dict) else {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def cpu_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

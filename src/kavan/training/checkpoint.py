@@ -7,12 +7,11 @@ the safetensors metadata, the config, the optimiser's parameter groups and scala
 schedule's and gradient scaler's state, the run's progress (epoch, batch within the epoch, step, the epoch's
 running loss sums, the history of finished epochs) and what the model is trained on (as in a model file).
 
-A trained model file, and the safetensors reading both share, are kavan.models.storage's: inference needs them
-without the training code.
+A trained model file is kavan.models.storage's: inference needs it without the training code.
 
-Reading goes through safetensors only, which parses a JSON header and raw tensor bytes and never unpickles:
-a pickle (``torch.save``) file, a truncated file or a file with foreign tensors is refused with a KavanError.
-Writing is atomic (kavan.core.atomic), so a kill during a save leaves the previous checkpoint intact.
+Reading and writing go through kavan.core.tensorfile, as for model files: safetensors only, never unpickling (a
+pickle (``torch.save``) file, a truncated file or a file with foreign tensors is refused with a KavanError), and
+atomic writes, so a kill during a save leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -23,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from safetensors.torch import save as st_save
 
 from kavan.config import KavanConfig, from_mapping
-from kavan.core.atomic import write_bytes
 from kavan.core.errors import KavanError
-from kavan.models.storage import check_finite, cpu_tensors, read_safetensors
+from kavan.core.tensorfile import read_safetensors, write_safetensors
+from kavan.models.storage import check_finite, cpu_tensors
 
 CHECKPOINT_FORMAT = "kavan-checkpoint/1"
 
@@ -75,7 +73,7 @@ def save_checkpoint(path: str | os.PathLike[str], *, config: KavanConfig, model:
         "progress": json.dumps(progress),
         "trained_on": json.dumps(trained_on or {}, sort_keys=True),
     }
-    write_bytes(path, st_save(cpu_tensors(tensors), metadata=metadata))
+    write_safetensors(path, cpu_tensors(tensors), metadata)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save as st_save
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from kavan.core.atomic import write_bytes
+from kavan.core.tensorfile import read_safetensors, write_safetensors
 from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
 
 PREDICTIONS_FORMAT = "kavan-predictions/1"
@@ -116,13 +115,11 @@ def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> 
     if predictions.attention is not None:
         tensors["attention"] = torch.from_numpy(predictions.attention.astype(np.float32))
     metadata = {"format": PREDICTIONS_FORMAT, "ids": json.dumps(predictions.ids)}
-    write_bytes(path, st_save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata))
+    write_safetensors(path, {k: v.contiguous() for k, v in tensors.items()}, metadata)
 
 
 def load_predictions(path: str | os.PathLike[str]) -> Predictions:
     """Read predictions.safetensors back (safetensors only; KavanError naming the file if it is not one)."""
-    from kavan.models.storage import read_safetensors
-
     tensors, meta = read_safetensors(path, PREDICTIONS_FORMAT)
     arrays = {name: value.numpy() for name, value in tensors.items()}
     return Predictions(ids=json.loads(meta["ids"]), rows=arrays["rows"], intensities=arrays["intensities"],
