@@ -14,7 +14,7 @@ import pytest
 from dataset_folder import make_dataset, write_gif
 from kavan.baselines import colour_histogram
 from kavan.baselines.config import ColourHistogramConfig
-from kavan.baselines.feature_cache import FeatureCache
+from kavan.baselines.extraction import BaselineCache
 from kavan.core.errors import KavanError
 from kavan.data.dataset import Dataset
 
@@ -99,7 +99,7 @@ def test_damaged_entry_is_recomputed_and_rewritten(dataset, tmp_path, computed, 
 
 
 def test_an_entry_under_the_wrong_name_is_not_trusted(tmp_path, caplog):
-    cache = FeatureCache(tmp_path, "colour_histogram", {"bins": [8, 4, 4]}, t=8)
+    cache = BaselineCache(tmp_path, "colour_histogram", {"bins": [8, 4, 4]}, t=8)
     cache.save("0" * 64, np.ones(3))
     shutil.copyfile(cache.path("0" * 64), cache.path("1" * 64))
     assert cache.load("0" * 64).tolist() == [1.0, 1.0, 1.0]
@@ -119,7 +119,7 @@ def test_a_failed_write_leaves_no_file(dataset, tmp_path, monkeypatch):
             raise OSError("disk full")
         replace(src, dst)
 
-    monkeypatch.setattr("kavan.baselines.feature_cache.os.replace", crash_on_features)
+    monkeypatch.setattr("kavan.core.atomic.os.replace", crash_on_features)
     with pytest.raises(OSError, match="disk full"):
         colour_histogram.extract_features(dataset, ["a"], cache, progress=False)
     assert [p.name for p in cache.rglob("*") if p.is_file()] == ["settings.json"]

@@ -23,8 +23,7 @@ import cv2
 import numpy as np
 
 from kavan.baselines.config import ColourHistogramConfig, feature_settings
-from kavan.baselines.extraction import FeatureFunction, extract
-from kavan.baselines.feature_cache import FeatureCache
+from kavan.baselines.extraction import BaselineCache, FeatureFunction, extract
 from kavan.data.dataset import Dataset
 
 NAME = "colour_histogram"
@@ -59,7 +58,7 @@ def feature_names(config: ColourHistogramConfig = ColourHistogramConfig()) -> li
 def extract_features(dataset: Dataset, ids: list[str], cache_dir: str | os.PathLike[str], t: int = 8,
                      config: ColourHistogramConfig = ColourHistogramConfig(), progress: bool = True) -> np.ndarray:
     """Features (len(ids), prod(bins)) float32 of the dataset's GIFs ``ids``, cached under ``cache_dir``."""
-    cache = FeatureCache(cache_dir, NAME, feature_settings(config) | {"opencv": cv2.__version__}, t)
+    cache = BaselineCache(cache_dir, NAME, feature_settings(config) | {"opencv": cv2.__version__}, t)
 
     def compute() -> FeatureFunction:
         return lambda frames, indices: gif_feature(frames, config)

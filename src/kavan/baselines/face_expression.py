@@ -24,8 +24,7 @@ import torch
 
 from kavan.baselines import haar_faces
 from kavan.baselines.config import FaceExpressionConfig, feature_settings
-from kavan.baselines.extraction import FeatureFunction, extract
-from kavan.baselines.feature_cache import FeatureCache
+from kavan.baselines.extraction import BaselineCache, FeatureFunction, extract
 from kavan.baselines.fer_network import (
     FEATURE_DIM,
     FER_CLASSES,
@@ -90,7 +89,7 @@ def extract_features(dataset: Dataset, ids: list[str], cache_dir: str | os.PathL
     64×64 crops per GIF, thread hand-offs cost more than the arithmetic (docs/baselines.md, speed).
     """
     software = {"opencv": cv2.__version__, "network_sha256": MODEL_SHA256}
-    cache = FeatureCache(cache_dir, NAME, feature_settings(config) | software, t)
+    cache = BaselineCache(cache_dir, NAME, feature_settings(config) | software, t)
 
     def compute() -> FeatureFunction:
         network, cascade = load_fer_network(), haar_faces.load_cascade()

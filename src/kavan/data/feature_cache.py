@@ -1,18 +1,27 @@
-"""Backbone features computed once and kept on disk, for training with a frozen backbone or frozen first part.
+"""Features computed once and kept on disk, one safetensors file per GIF, never trusted once their GIF changed.
 
-A frozen backbone (or the frozen first part of a partly trainable one, ``model.frozen_until``) maps the same frame
-to the same features in every epoch, every ablation row and every split, so they are computed once: per GIF, the
-frozen part's output (F', C, K, K) for its cached frames (every frame, or the T evaluation frames;
-``data.cache_frames``) under the evaluation transform (whole frame resized to S x S). The trainable rest of the
-backbone, if any, runs on them in every step (KAVAN's ``cached`` input).
+One mechanism (``CacheFolder``) serves every feature cache: the backbone features for training below, and the
+baselines' features (kavan.baselines.extraction). A cache folder is named after a key (everything the numbers
+depend on); each entry is one safetensors file (kavan.core.tensorfile) whose metadata names the cache's format,
+its key and the SHA-256 of the media file it was made from. The rule for reading an entry back, the same for
+every cache: it counts only if its format and key are this cache's, it holds the tensors the cache stores, and
+its ``media_sha256`` is the SHA-256 of the media file's bytes now, hashed anew for every check (a file's size or
+modification time is never taken as proof that its bytes are the same). A missing, unreadable, foreign or
+stale entry is recomputed and rewritten; the other entries stay valid.
+
+Backbone features. A frozen backbone (or the frozen first part of a partly trainable one,
+``model.frozen_until``) maps the same frame to the same features in every epoch, every ablation row and every
+split, so they are computed once: per GIF, the frozen part's output (F', C, K, K) for its cached frames (every
+frame, or the T evaluation frames; ``data.cache_frames``) under the evaluation transform (whole frame resized to
+S x S). The trainable rest of the backbone, if any, runs on them in every step (KAVAN's ``cached`` input).
 
 Keying. Everything that changes the numbers is hashed into the cache's folder name (``CacheKey``): the format
 version, the backbone name, where the cached map is taken (``cut_after``: the backbone's cut, or the end of its
 frozen part), a SHA-256 of the frozen part's actual weights (so ``none`` with another seed, another
 weights file, or a re-downloaded one can never be confused), the input size, the frame policy and T, the
 transform's size, mean and std, the storage dtype and the torch / torchvision versions. Per GIF, the file
-records its media file's size, modification time and SHA-256: a GIF whose file changed is recomputed, one that
-was only touched or copied (same bytes) is reused. Nothing stale is ever read.
+records its media file's SHA-256 (and, for people, its size and modification time): a GIF whose file changed
+is recomputed, one that was only touched or copied (same bytes) is reused. Nothing stale is ever read.
 
 Crash safety. Each GIF's file is written to a temporary file in the same folder and renamed into place, so an
 interrupted fill leaves complete files only; the next fill computes what is missing. With several processes
@@ -29,22 +38,28 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torchvision
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as st_save
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 from tqdm import tqdm
 
 from kavan.core.atomic import write_bytes
 from kavan.core.errors import KavanError
-from kavan.core.tensorfile import sha256_of
+from kavan.core.tensorfile import (
+    Framework,
+    open_safetensors,
+    read_header,
+    read_safetensors,
+    sha256_of,
+    write_safetensors,
+)
 from kavan.core.workers import loader_worker_init
 from kavan.data.dataset import Dataset
 from kavan.data.loader import Clip
@@ -57,6 +72,68 @@ FORMAT = "kavan-features/1"
 DTYPES = {"float16": torch.float16, "float32": torch.float32}
 # Frames encoded per backbone call while filling: large enough to keep the cores busy, small enough for memory.
 ENCODE_CHUNK = 64
+
+
+class CacheFolder:
+    """The entries of one cache key: ``<folder>/<name>.safetensors``, each tied by its metadata to the cache's
+    format and key and to the SHA-256 of the media file it was made from (the rule in the module docstring)."""
+
+    def __init__(self, folder: str | os.PathLike[str], entry_format: str, key: str, tensors: tuple[str, ...]):
+        self.folder = Path(folder)
+        self.format, self.key, self.tensors = entry_format, key, tensors
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}.safetensors"
+
+    def describe(self, file_name: str, text: str) -> None:
+        """Write a file saying in plain words what the key stands for, once (it never changes for a key)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not (self.folder / file_name).is_file():
+            write_bytes(self.folder / file_name, text.encode("utf-8"))
+
+    def is_valid(self, name: str, media_sha256: str) -> bool:
+        """Whether entry ``name`` exists and follows the rule, judged from its header alone (tensors unread)."""
+        path = self.path(name)
+        if not path.is_file():
+            return False
+        try:
+            header = read_header(path)
+        except KavanError as err:
+            log.warning("%s: unreadable cache entry (%s); recomputing it", path, err.reason)
+            return False
+        return self._follows_rule(path, header.metadata, header.tensors, media_sha256)
+
+    def load(self, name: str, media_sha256: str, framework: Framework = "pt") -> dict[str, Any] | None:
+        """The tensors of entry ``name`` if it exists and follows the rule, else None (then it is to be recomputed)."""
+        path = self.path(name)
+        if not path.is_file():
+            return None
+        try:
+            tensors, metadata = read_safetensors(path, framework=framework)
+        except KavanError as err:
+            log.warning("%s: unreadable cache entry (%s); recomputing it", path, err.reason)
+            return None
+        return tensors if self._follows_rule(path, metadata, tensors, media_sha256) else None
+
+    def save(self, name: str, tensors: Mapping[str, Any], media_sha256: str,
+             metadata: Mapping[str, str] | None = None) -> None:
+        """Write entry ``name`` atomically, made from the media file with SHA-256 ``media_sha256``; ``metadata``
+        adds what else the cache records per entry."""
+        record = {"format": self.format, "key": self.key, **(metadata or {}), "media_sha256": media_sha256}
+        write_safetensors(self.path(name), tensors, record)
+
+    def _follows_rule(self, path: Path, metadata: Mapping[str, str], names: Collection[str], media_sha256: str) -> bool:
+        """The one validity rule; a broken one is logged, since a foreign or stale file is worth knowing about."""
+        if metadata.get("format") != self.format or metadata.get("key") != self.key:
+            reason = "it belongs to another cache format or key"
+        elif metadata.get("media_sha256") != media_sha256:
+            reason = "it was made from other media bytes"
+        elif missing := [name for name in self.tensors if name not in names]:
+            reason = f"it lacks {', '.join(missing)}"
+        else:
+            return True
+        log.warning("%s: cache entry does not match its name (%s); recomputing it", path, reason)
+        return False
 
 
 @dataclass(frozen=True)
@@ -126,35 +203,20 @@ class FillReport:
 
 
 class FeatureCache:
-    """The cached features of one CacheKey under a cache root folder."""
+    """The cached backbone features of one CacheKey under a cache root folder."""
 
     def __init__(self, root: str | os.PathLike[str], key: CacheKey):
         self.key = key
-        self.folder = Path(root) / key.folder_name
+        self.entries = CacheFolder(Path(root) / key.folder_name, FORMAT, key.digest, ("features", "frames"))
+        self.folder = self.entries.folder
         self._frames: dict[str, np.ndarray] = {}
 
     def path(self, gif_id: str) -> Path:
-        return self.folder / f"{gif_id}.safetensors"
+        return self.entries.path(gif_id)
 
     def is_valid(self, gif_id: str, media: Path) -> bool:
         """Whether ``gif_id``'s file exists, belongs to this key and was made from the current media bytes."""
-        path = self.path(gif_id)
-        if not path.is_file():
-            return False
-        try:
-            with safe_open(path, framework="pt") as handle:
-                meta = handle.metadata() or {}
-        except (SafetensorError, OSError, ValueError) as err:
-            log.warning("%s: unreadable cached features, recomputing (%s)", path, err)
-            return False
-        if meta.get("format") != FORMAT or meta.get("key") != self.key.digest:
-            return False
-        stat = media.stat()
-        if meta.get("media_size") != str(stat.st_size):
-            return False
-        if meta.get("media_mtime_ns") == str(stat.st_mtime_ns):
-            return True
-        return meta.get("media_sha256") == sha256_of(media)
+        return self.path(gif_id).is_file() and self.entries.is_valid(gif_id, sha256_of(media))
 
     def fill(self, dataset: Dataset, clips: list[Clip], encode: Callable[[torch.Tensor], torch.Tensor],
              workers: int = 0, progress: bool = True, rank: int = 0, world_size: int = 1) -> FillReport:
@@ -163,10 +225,7 @@ class FeatureCache:
         encode: normalised frames (N, 3, S, S) → features (N, C, K, K) (the frozen backbone or part). A GIF that
         cannot be decoded is reported in ``failed`` and the others go on.
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        key_file = self.folder / "key.json"
-        if not key_file.is_file():
-            write_bytes(key_file, (json.dumps(asdict(self.key), indent=1, sort_keys=True) + "\n").encode())
+        self.entries.describe("key.json", json.dumps(asdict(self.key), indent=1, sort_keys=True) + "\n")
         missing = [clip for clip in clips if not self.is_valid(clip.gif_id, dataset.media_path(clip.gif_id))]
         mine = missing[rank::world_size]
         if missing:
@@ -186,18 +245,11 @@ class FeatureCache:
         return FillReport(reused=len(clips) - len(missing), computed=len(mine) - len(failed), failed=failed)
 
     def _save(self, item: dict, features: torch.Tensor) -> None:
-        media = Path(item["media"])
-        stat = media.stat()
-        metadata = {
-            "format": FORMAT,
-            "key": self.key.digest,
-            "media_size": str(stat.st_size),
-            "media_mtime_ns": str(stat.st_mtime_ns),
-            "media_sha256": sha256_of(media),
-            "n_frames": str(item["n_frames"]),
-        }
-        blob = st_save({"features": features, "frames": item["indices"]}, metadata=metadata)
-        write_bytes(self.path(item["gif_id"]), blob)
+        media = item["media"]
+        metadata = {"media_size": str(media["size"]), "media_mtime_ns": str(media["mtime_ns"]),
+                    "n_frames": str(item["n_frames"])}
+        self.entries.save(item["gif_id"], {"features": features, "frames": item["indices"]}, media["sha256"],
+                          metadata)
 
     def frames(self, gif_id: str) -> np.ndarray:
         """The frame indices cached for ``gif_id`` (F',)."""
@@ -213,11 +265,17 @@ class FeatureCache:
             return torch.cat([block[p:p + 1] for p in positions])
 
     def _open(self, gif_id: str):
-        path = self.path(gif_id)
         try:
-            return safe_open(path, framework="pt")
-        except (SafetensorError, OSError) as err:
-            raise KavanError(f"cannot read cached features: {err}", path) from None
+            return open_safetensors(self.path(gif_id), framework="pt")
+        except KavanError as err:
+            raise KavanError(f"cannot read cached features: {err.reason}", err.path) from None
+
+
+def _media_record(path: Path) -> dict[str, Any]:
+    """Size, modification time and SHA-256 of a media file, taken before its frames are decoded: if the file
+    changes while it is read, the entry records the older bytes and is recomputed on the next fill."""
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_of(path)}
 
 
 class _CacheFrames(TorchDataset):
@@ -233,11 +291,16 @@ class _CacheFrames(TorchDataset):
     def __getitem__(self, index: int) -> dict:
         clip = self.clips[index]
         indices = cached_frame_indices(clip.n_frames, self.key.frames, self.key.t)
+        path = self.dataset.media_path(clip.gif_id)
+        try:
+            media = _media_record(path)
+        except OSError as err:
+            return {"gif_id": clip.gif_id, "error": str(KavanError(f"cannot read: {err.strerror or err}", path))}
         try:
             frames = self.dataset.frames(clip.gif_id, indices)
         except KavanError as err:
             return {"gif_id": clip.gif_id, "error": str(err)}
         images, _ = self.transform(frames)
         return {"gif_id": clip.gif_id, "frames": images, "indices": torch.tensor(indices, dtype=torch.int64),
-                "media": str(self.dataset.media_path(clip.gif_id)), "n_frames": clip.n_frames}
+                "media": media, "n_frames": clip.n_frames}
 
