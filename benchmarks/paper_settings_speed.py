@@ -9,7 +9,7 @@ frames at 224x224, the training augmentation (random crop + flip) on. The backbo
 (model.weights=none), so nothing is downloaded: speed does not depend on the weights' values.
 
 1. Model alone: optimiser steps of KAVAN on synthetic batches of B GIFs x T frames (random normalised frames,
-   random keypoint heatmaps and targets), through the trainer's own step (kavan.training.trainer._train_step:
+   random keypoint heatmaps and targets), through the trainer's own step (kavan.training.trainer.train_step:
    forward, total_loss with the training split's TargetStats, backward, gradient clipping, AdamW, schedule),
    with the backbone's weights channels-last as the trainer stores them. Warm-up steps are not timed. Autocast
    off, and where the device has it AMP: bf16 on the CPU; fp16 (with a GradScaler) and bf16 on CUDA. Reported:
@@ -63,7 +63,7 @@ from kavan.models import KAVAN, feature_shape
 from kavan.synth import generate_dataset, resolve
 from kavan.training.distributed import Distributed
 from kavan.training.losses import TargetStats
-from kavan.training.trainer import _scaler, _train_step, channels_last, parameter_groups
+from kavan.training.trainer import channels_last, grad_scaler, parameter_groups, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "mtl-softatt-hslstm.yaml"
@@ -111,7 +111,7 @@ def load_average() -> list[float]:
 
 
 def synthetic_batch(batch: int, t: int, size: int, cells: int, device: torch.device) -> dict[str, torch.Tensor]:
-    """A batch shaped like ClipDataset's (what _train_step reads): the values do not change the cost. Pinned on
+    """A batch shaped like ClipDataset's (what train_step reads): the values do not change the cost. Pinned on
     CUDA, as the DataLoader's pin_memory gives it, so each step pays the same host-to-device copy as training."""
     generator = torch.Generator().manual_seed(SEED)
     values = {
@@ -135,7 +135,7 @@ def time_model(amp: str, device: torch.device, batch: int, warmup: int, steps: i
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.train.lr,
                                   weight_decay=config.train.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    scaler = _scaler(amp, device)
+    scaler = grad_scaler(amp, device)
     stats = TargetStats.of(np.random.default_rng(SEED).random((256, len(EMOTIONS))), device)
     data = synthetic_batch(batch, config.model.t, config.model.input_size, model.cells, device)
     single = Distributed(0, 1, device)
@@ -143,7 +143,7 @@ def time_model(amp: str, device: torch.device, batch: int, warmup: int, steps: i
         torch.cuda.reset_peak_memory_stats(device)
 
     def step() -> dict[str, float]:
-        return _train_step(model, data, config, optimizer, scheduler, scaler, trainable, single, stats)
+        return train_step(model, data, config, optimizer, scheduler, scaler, trainable, single, stats)
 
     for _ in range(warmup):
         step()

@@ -39,7 +39,7 @@ from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.data.loader import prepare_clips
 from kavan.models import KAVAN
 from kavan.training.losses import LossTargets, total_loss
-from kavan.training.trainer import _encoder, train_split
+from kavan.training.trainer import frozen_encoder, train_split
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ["resnet50-lstm", "softatt-lstm", "resnet50-hslstm", "softatt-hslstm", "mtl-softatt-hslstm",
@@ -123,7 +123,7 @@ def main() -> None:
         clips = prepare_clips(dataset, dataset.ids, progress=False).clips
         cache = FeatureCache(cache_root, cache_key(model, config.data.cache_frames, config.data.cache_dtype))
         start = time.perf_counter()
-        cache.fill(dataset, clips, _encoder(model), workers=1)
+        cache.fill(dataset, clips, frozen_encoder(model), workers=1)
         seconds = time.perf_counter() - start
         frames = sum(clip.n_frames for clip in clips)
         size = sum(p.stat().st_size for p in cache.folder.glob("*.safetensors"))

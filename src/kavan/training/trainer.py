@@ -1,10 +1,17 @@
 """Train one configuration on one train/test split, then test it: ``train_split``.
 
-The loop is deliberately plain (torchvision's references and nanoGPT's train.py are the models): build the data,
-the model, the optimiser and the schedule; resume from the run's checkpoint if asked; for each epoch, step over
-the global batches, then score the validation hold-out (if any) and keep the best epoch's weights (train.select);
-save a checkpoint every ``train.checkpoint_every`` steps and at every epoch end; after the last epoch, predict the
-test set once with the kept weights and write the metrics. The test set is never used before that.
+The loop reads as torchvision's references/classification/train.py does, in plain steps, in this order:
+
+1. ``train_split``: start the process group, open the run folder (``_open_run``: resume or refuse), ``set_up``;
+2. ``set_up``: the split's data (``_prepare_data``: usable clips, the filled feature cache), the model, the
+   training loader (``_train_loader``), the optimiser, schedule and gradient scaler (``_optimisation``), the state
+   of a resumed run (``_resume``), DDP and the logs: one ``Run``;
+3. every epoch: ``train_one_epoch`` (``train_step`` per global batch, a ``checkpoint`` every
+   ``train.checkpoint_every`` steps, the loss terms' epoch means from a ``MetricLogger``), then ``validate`` the
+   hold-out if there is one (``evaluate``; train.select best_val keeps the best epoch's weights), then
+   ``end_epoch``: the history row, a ``checkpoint``, log.csv;
+4. ``finish``: compare the ranks' weights, ``evaluate`` the test set once with the kept weights, write the model,
+   predictions, metrics and curves. The test set is never used before that.
 
 Run folder (``out``)::
 
@@ -19,9 +26,9 @@ Run folder (``out``)::
     log.csv, curves.png, tensorboard/   progress (kavan.training.run_log)
 
 Resuming (``resume=True``) loads the checkpoint's weights, optimiser, schedule, gradient scaler and random
-generator states and its position (epoch, batch within the epoch), and goes on from there; every sample's random
-draws depend only on (seed, epoch, GIF), so the resumed run computes exactly what the uninterrupted one would
-have, and reaches the same weights and metrics.
+generator states and its position (epoch, batch within the epoch, the epoch's running loss sums), and goes on
+from there; every sample's random draws depend only on (seed, epoch, GIF), so the resumed run computes exactly
+what the uninterrupted one would have, and reaches the same weights and metrics.
 """
 
 from __future__ import annotations
@@ -32,7 +39,6 @@ import logging
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,10 +61,11 @@ from kavan.data.loader import Clip, ClipDataset, FeatureClipDataset, prepare_cli
 from kavan.models import KAVAN
 from kavan.models.storage import MODEL_FORMAT, load_weights, read_safetensors, save_model
 from kavan.training import run_log
-from kavan.training.checkpoint import load_checkpoint, restore_rng, save_checkpoint
+from kavan.training.checkpoint import Checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from kavan.training.distributed import Distributed, GlobalBatchSampler
-from kavan.training.evaluation import autocast, model_inputs, predict, save_predictions, score
+from kavan.training.evaluation import Predictions, autocast, model_inputs, predict, save_predictions, score
 from kavan.training.losses import LossTargets, TargetStats, total_loss
+from kavan.training.metric_logger import MetricLogger
 from kavan.training.provenance import dataset_record, git_commit
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,7 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.safetensors"
 CACHE_SUBDIR = Path("cache") / "features"
 LOSS_TERMS = ("total", "nmse", "rank", "ce", "kp")
+VAL_METRICS = ("accuracy", "nmse_per_gif", "nmse_per_emotion", "pearson_mean")  # logged per epoch as val_<name>
 
 
 class Diverged(KavanError):
@@ -96,6 +104,53 @@ class SplitIds:
     train: list[str]
     val: list[str]
     test: list[str]
+
+
+@dataclass
+class SplitData:
+    """The split's usable clips, what was left out and why, and the filled feature cache (or None)."""
+
+    dataset: Dataset
+    ids: SplitIds
+    train: list[Clip]
+    val: list[Clip]
+    test: list[Clip]
+    excluded: dict[str, str]
+    keypoints_ignored: dict[str, str]
+    cache: FeatureCache | None
+
+
+@dataclass
+class Run:
+    """What ``set_up`` builds and the steps share: the locals of torchvision's ``main``, named.
+
+    ``progress`` is the checkpoint's progress dict (epoch, batch within the epoch, step, the epoch's loss ``sums``,
+    ``count`` and ``seconds``, ``history`` of finished epochs, ``best`` validation epoch); its keys and meaning are
+    the checkpoint format's, so checkpoints of earlier versions resume.
+    """
+
+    config: KavanConfig
+    dist: Distributed
+    run_dir: Path
+    info: dict[str, Any]  # run.json
+    trained_on: dict[str, Any]  # the record every model file of the run carries
+    data: SplitData
+    model: KAVAN
+    net: torch.nn.Module  # the model, or its DDP wrapper under torchrun
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any
+    trainable: list[torch.Tensor]
+    target_stats: TargetStats
+    train_set: Any
+    sampler: GlobalBatchSampler
+    loader_generator: torch.Generator
+    train_loader: DataLoader
+    val_loader: DataLoader | None
+    board: run_log.TensorBoard
+    progress: dict[str, Any]
+    epochs: int
+    show_progress: bool
 
 
 def split_ids(dataset: Dataset, config: KavanConfig, split: int, split_file: str | os.PathLike[str] | None) -> SplitIds:
@@ -163,29 +218,84 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
     dist = Distributed.start(config.train.device)
     if config.train.amp == "fp16" and dist.device.type != "cuda":
         raise KavanError("train.amp fp16 needs a GPU; on the CPU use bf16 or off")
-    progress = progress and dist.is_main
     run_dir = Path(out)
     if resume and _finished(run_dir, config):
         log.info("%s: already finished, reusing its metrics", run_dir)
         return RunResult(run_dir, json.loads((run_dir / METRICS_FILE).read_text()), config)
-    checkpoint = None
+    checkpoint = _open_run(run_dir, config, resume)
+    dist.barrier()  # every rank has looked at the run folder before rank 0 writes into it
+    dataset = Dataset(data)
+    run = set_up(config, dist, run_dir, dataset, split_ids(dataset, config, split, split_file), checkpoint,
+                 Path(cache_dir) if cache_dir else dataset.root / CACHE_SUBDIR, progress and dist.is_main, command)
+    for epoch in range(run.progress["epoch"], run.epochs):
+        row = train_one_epoch(run, epoch)
+        if run.val_loader is not None:
+            row |= validate(run, epoch)
+        end_epoch(run, row)
+    run.board.close()
+    return RunResult(run_dir, finish(run), config)
+
+
+def _open_run(run_dir: Path, config: KavanConfig, resume: bool) -> Checkpoint | None:
+    """The run folder's checkpoint when resuming one (refused if it was made with another config), else None;
+    a non-empty folder without ``resume`` is refused, so no run overwrites another."""
     if resume and (run_dir / CHECKPOINT_FILE).is_file():
         checkpoint = load_checkpoint(run_dir / CHECKPOINT_FILE)
         if config_hash(checkpoint.config) != config_hash(config):
             raise KavanError("the checkpoint was made with another config; resume with the run's own config.yaml "
                              "or start a new run folder", run_dir / CHECKPOINT_FILE)
-    elif run_dir.is_dir() and any(run_dir.iterdir()) and not resume:
+        return checkpoint
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not resume:
         raise KavanError("run folder exists and is not empty: pass --resume to continue it, or choose a new "
                          "--out", run_dir)
+    return None
 
-    dist.barrier()  # every rank has looked at the run folder before rank 0 writes into it
-    dataset = Dataset(data)
-    ids = split_ids(dataset, config, split, split_file)
+
+def set_up(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Dataset, ids: SplitIds,
+           checkpoint: Checkpoint | None, cache_root: Path, show_progress: bool,
+           command: list[str] | None) -> Run:
+    """Everything the epochs need, in the order that fixes the random draws: the model is initialised from
+    train.seed before anything else draws, and a resumed run restores the generators after all is built."""
+    info = _start_run_info(config, dist, run_dir, dataset, ids, checkpoint, command)
+    torch.manual_seed(config.train.seed)
+    model = channels_last(KAVAN(config.model).to(dist.device))
+    data = _prepare_data(dataset, ids, model, config, dist, cache_root, show_progress)
+    info.update(excluded=data.excluded, keypoints_ignored=data.keypoints_ignored,
+                feature_cache=str(data.cache.folder) if data.cache is not None else None)
+    if dist.is_main:
+        write_json(run_dir / RUN_FILE, info)
+    if not any(clip.has_keypoints for clip in data.train) and config.loss.keypoint_supervision:
+        log.warning("keypoint supervision is on but no training GIF has keypoints: the keypoint loss stays 0")
+    train_set = _clip_set(data, config, model, data.train, True, show_progress)
+    sampler, loader_generator, train_loader = _train_loader(train_set, config, dist)
+    target_stats = TargetStats.of(np.stack([dataset.scores[clip.row] for clip in data.train]), dist.device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    epochs = n_epochs(config.train.epochs, config.train.min_steps, sampler.batches_per_epoch)
+    optimizer, scheduler, scaler = _optimisation(model, config, dist.device, sampler.batches_per_epoch, epochs)
+    progress = _resume(checkpoint, run_dir, model, optimizer, scheduler, scaler)
+    net: torch.nn.Module = model
+    if dist.enabled:
+        net = DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+    board = run_log.TensorBoard(run_dir if dist.is_main else None, purge_step=progress["step"] or None)
+    val_loader = None
+    if data.val and dist.is_main:
+        val_loader = _eval_loader(_clip_set(data, config, model, data.val, False, show_progress), config)
+    trained_on = {"dataset": info["dataset"], "split": info["split"], "run": str(run_dir.resolve()),
+                  "config_hash": config_hash(config), "code": info["code"]}
+    return Run(config, dist, run_dir, info, trained_on, data, model, net, optimizer, scheduler, scaler, trainable,
+               target_stats, train_set, sampler, loader_generator, train_loader, val_loader, board, progress, epochs,
+               show_progress)
+
+
+def _start_run_info(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Dataset, ids: SplitIds,
+                    checkpoint: Checkpoint | None, command: list[str] | None) -> dict[str, Any]:
+    """run.json as the run starts (written by rank 0, with config.yaml): a resumed run keeps the first start
+    and adds itself to the list of resumes."""
     record = dataset_record(dataset)
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / CONFIG_FILE, yaml.safe_dump(config.to_dict(), sort_keys=False))
-    run_info = {
+    info = {
         "kavan_version": __version__,
         "command": command if command is not None else sys.argv,
         "config_hash": config_hash(config),
@@ -199,175 +309,199 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
         "started": _now(),
         "status": "running",
     }
-    if checkpoint is not None:  # keep the first start; list every resume
+    if checkpoint is not None:
         earlier = _read_json(run_dir / RUN_FILE)
-        run_info["started"] = earlier.get("started", run_info["started"])
-        run_info["resumed"] = [*earlier.get("resumed", []), {"at": _now(), "step": checkpoint.progress["step"]}]
+        info["started"] = earlier.get("started", info["started"])
+        info["resumed"] = [*earlier.get("resumed", []), {"at": _now(), "step": checkpoint.progress["step"]}]
     if dist.is_main:
-        write_json(run_dir / RUN_FILE, run_info)
+        write_json(run_dir / RUN_FILE, info)
+    return info
 
-    torch.manual_seed(config.train.seed)
-    model = channels_last(KAVAN(config.model).to(dist.device))
-    train_clips, val_clips, test_clips, excluded, ignored, cache = _prepare_data(
-        dataset, ids, model, config, dist, Path(cache_dir) if cache_dir else dataset.root / CACHE_SUBDIR, progress)
-    run_info.update(excluded=excluded, keypoints_ignored=ignored,
-                    feature_cache=str(cache.folder) if cache is not None else None)
-    if dist.is_main:
-        write_json(run_dir / RUN_FILE, run_info)
-    if not any(clip.has_keypoints for clip in train_clips) and config.loss.keypoint_supervision:
-        log.warning("keypoint supervision is on but no training GIF has keypoints: the keypoint loss stays 0")
 
-    def make(clips: list[Clip], train: bool):
-        t, size, cells = config.model.t, config.model.input_size, model.cells
-        if cache is not None:
-            return FeatureClipDataset(cache, dataset, clips, t, size, cells, config.data, train, config.train.seed,
-                                      progress=progress)
-        return ClipDataset(dataset, clips, t, size, cells, config.data, train, config.train.seed)
-
-    train_set = make(train_clips, train=True)
+def _train_loader(train_set, config: KavanConfig, dist: Distributed):
+    """The sampler of global batches, the loader's own generator (reseeded every epoch, so that making the
+    loader never draws from the global generator dropout uses) and the loader."""
     sampler = GlobalBatchSampler(len(train_set), config.train.batch_size, dist.world_size, dist.rank,
                                  config.train.seed)
-    loader_generator = torch.Generator()
-    train_loader = DataLoader(train_set, batch_sampler=sampler, num_workers=config.train.workers,
-                              generator=loader_generator, pin_memory=dist.device.type == "cuda",
-                              worker_init_fn=loader_worker_init())
+    generator = torch.Generator()
+    loader = DataLoader(train_set, batch_sampler=sampler, num_workers=config.train.workers, generator=generator,
+                        pin_memory=dist.device.type == "cuda", worker_init_fn=loader_worker_init())
+    return sampler, generator, loader
 
-    target_stats = TargetStats.of(np.stack([dataset.scores[clip.row] for clip in train_clips]), dist.device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
+
+def _optimisation(model: KAVAN, config: KavanConfig, device: torch.device, per_epoch: int, epochs: int):
+    """The optimiser (parameter_groups), the per-step schedule (lr_factor) and the gradient scaler."""
     optimizer_cls = torch.optim.AdamW if config.train.optimizer == "adamw" else torch.optim.Adam
     optimizer = optimizer_cls(parameter_groups(model, config), lr=config.train.lr,
                               weight_decay=config.train.weight_decay)
-    per_epoch = sampler.batches_per_epoch
-    epochs = n_epochs(config.train.epochs, config.train.min_steps, per_epoch)
     total_steps = per_epoch * epochs
     warmup = round(config.train.warmup_epochs * per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, warmup, config.train.schedule))
-    scaler = _scaler(config.train.amp, dist.device)
+    return optimizer, scheduler, grad_scaler(config.train.amp, device)
 
-    progress_state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "sums": {}, "count": 0, "seconds": 0.0,
-                                      "history": [], "best": None}
-    if checkpoint is not None:
-        load_weights(model, checkpoint.model, run_dir / CHECKPOINT_FILE)
-        optimizer.load_state_dict(checkpoint.optimizer)
-        scheduler.load_state_dict(checkpoint.scheduler)
-        if scaler is not None and checkpoint.scaler is not None:
-            scaler.load_state_dict(checkpoint.scaler)
-        restore_rng(checkpoint.rng)
-        progress_state = checkpoint.progress
-        log.info("resuming %s at epoch %d, batch %d (step %d)", run_dir, progress_state["epoch"] + 1,
-                 progress_state["batch"], progress_state["step"])
 
-    net: torch.nn.Module = model
-    if dist.enabled:
-        net = DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
-    board = run_log.TensorBoard(run_dir if dist.is_main else None, purge_step=progress_state["step"] or None)
-    val_loader = _eval_loader(make(val_clips, train=False), config) if val_clips and dist.is_main else None
+def _resume(checkpoint: Checkpoint | None, run_dir: Path, model: KAVAN, optimizer: torch.optim.Optimizer,
+            scheduler: Any, scaler: Any) -> dict[str, Any]:
+    """The run's progress: a new run's, or the checkpoint's after its states are loaded into the model,
+    optimiser, schedule, scaler and random generators."""
+    if checkpoint is None:
+        return {"epoch": 0, "batch": 0, "step": 0, "sums": {}, "count": 0, "seconds": 0.0, "history": [],
+                "best": None}
+    load_weights(model, checkpoint.model, run_dir / CHECKPOINT_FILE)
+    optimizer.load_state_dict(checkpoint.optimizer)
+    scheduler.load_state_dict(checkpoint.scheduler)
+    if scaler is not None and checkpoint.scaler is not None:
+        scaler.load_state_dict(checkpoint.scaler)
+    restore_rng(checkpoint.rng)
+    progress = checkpoint.progress
+    log.info("resuming %s at epoch %d, batch %d (step %d)", run_dir, progress["epoch"] + 1, progress["batch"],
+             progress["step"])
+    return progress
 
-    trained_on = {"dataset": record, "split": run_info["split"], "run": str(run_dir.resolve()),
-                  "config_hash": config_hash(config), "code": run_info["code"]}
 
-    def checkpoint_now() -> None:
-        if dist.is_main:
-            save_checkpoint(run_dir / CHECKPOINT_FILE, config=config, model=model, optimizer=optimizer,
-                            scheduler=scheduler, scaler=scaler, progress=progress_state, trained_on=trained_on)
+def train_one_epoch(run: Run, epoch: int) -> dict[str, Any]:
+    """Epoch ``epoch`` (0-based) from the batch the progress points at: one ``train_step`` per global batch.
+    Returns the epoch's history row: epoch, step, lr, seconds and the loss terms' means (train_<term>)."""
+    config, progress = run.config, run.progress
+    run.train_set.set_epoch(epoch)
+    run.loader_generator.manual_seed(config.train.seed * 1_000_003 + epoch)
+    run.sampler.set_epoch(epoch, start_batch=progress["batch"])
+    metrics = MetricLogger.restore(progress["sums"], progress["count"], progress["seconds"])
+    run.model.train()
+    bar = tqdm(run.train_loader, total=len(run.sampler), desc=f"epoch {epoch + 1}/{run.epochs}", unit="batch",
+               disable=not run.show_progress)
+    for batch in bar:
+        try:
+            values = _train_step(run.net, batch, config, run.optimizer, run.scheduler, run.scaler, run.trainable,
+                                 run.dist, run.target_stats)
+        except Diverged as err:
+            raise _diverged(run, epoch, err) from None
+        progress["step"] += 1
+        progress["batch"] += 1
+        metrics.update(**values)
+        bar.set_postfix(loss=f"{values['total']:.4f}")
+        run.board.scalars({f"train/{k}": v for k, v in values.items()} | {"train/lr": _lr(run)}, progress["step"])
+        every = config.train.checkpoint_every
+        if every and progress["step"] % every == 0 and progress["batch"] < run.sampler.batches_per_epoch:
+            progress.update(metrics.state())
+            checkpoint(run)
+            log.info("checkpoint: epoch %d, batch %d, step %d", epoch + 1, progress["batch"], progress["step"])
+    row = {"epoch": epoch + 1, "step": progress["step"], "lr": _lr(run), "seconds": round(metrics.seconds, 3)}
+    return row | {f"train_{k}": v for k, v in metrics.averages().items()}
 
-    title = f"{run_dir.name}: split {ids.index}, {len(train_clips)} training GIFs"
-    for epoch in range(progress_state["epoch"], epochs):
-        train_set.set_epoch(epoch)
-        loader_generator.manual_seed(config.train.seed * 1_000_003 + epoch)
-        sampler.set_epoch(epoch, start_batch=progress_state["batch"])
-        started = time.perf_counter() - progress_state["seconds"]
-        model.train()
-        bar = tqdm(train_loader, total=len(sampler), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                   disable=not progress)
-        for batch in bar:
-            try:
-                values = _train_step(net, batch, config, optimizer, scheduler, scaler, trainable, dist,
-                                     target_stats)
-            except Diverged as err:
-                message = (f"training diverged at step {progress_state['step'] + 1} (epoch {epoch + 1}): the loss "
-                           f"is not finite ({err.reason}); no model was written from this run. Lower train.lr "
-                           f"(now {config.train.lr:g}) or raise train.warmup_epochs, and start a new --out")
-                if dist.is_main:
-                    run_info.update(status="diverged", error=message, finished=_now())
-                    write_json(run_dir / RUN_FILE, run_info)
-                raise KavanError(message, run_dir) from None
-            progress_state["step"] += 1
-            progress_state["batch"] += 1
-            progress_state["count"] += 1
-            for key, value in values.items():
-                progress_state["sums"][key] = progress_state["sums"].get(key, 0.0) + value
-            bar.set_postfix(loss=f"{values['total']:.4f}")
-            board.scalars({f"train/{k}": v for k, v in values.items()}
-                          | {"train/lr": optimizer.param_groups[0]["lr"]}, progress_state["step"])
-            every = config.train.checkpoint_every
-            if every and progress_state["step"] % every == 0 and progress_state["batch"] < per_epoch:
-                progress_state["seconds"] = time.perf_counter() - started
-                checkpoint_now()
-                log.info("checkpoint: epoch %d, batch %d, step %d", epoch + 1, progress_state["batch"],
-                         progress_state["step"])
-        row: dict[str, Any] = {"epoch": epoch + 1, "step": progress_state["step"],
-                               "lr": optimizer.param_groups[0]["lr"],
-                               "seconds": round(time.perf_counter() - started, 3)}
-        row |= {f"train_{k}": v / max(1, progress_state["count"]) for k, v in progress_state["sums"].items()}
-        if val_loader is not None:
-            val = score(predict(model, val_loader, dataset.ids, dist.device, config.train.amp, progress, "validating"))
-            row |= {f"val_{k}": v for k, v in val.items() if k in ("accuracy", "nmse_per_gif", "nmse_per_emotion",
-                                                                   "pearson_mean")}
-            board.scalars({f"val/{k[4:]}": v for k, v in row.items() if k.startswith("val_")}, epoch + 1)
-            best = progress_state.get("best")
-            if config.train.select == "best_val" and (best is None or val["nmse_per_emotion"] < best["value"]):
-                save_model(run_dir / BEST_FILE, model, config, trained_on)
-                progress_state["best"] = {"epoch": epoch + 1, "value": val["nmse_per_emotion"]}
-        progress_state.update(epoch=epoch + 1, batch=0, sums={}, count=0, seconds=0.0,
-                              history=[*progress_state["history"], row])
-        checkpoint_now()
-        if dist.is_main:
-            run_log.write_history_csv(run_dir, progress_state["history"])
-            log.info("epoch %d/%d: %s", epoch + 1, epochs,
-                     ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
-        dist.barrier()
-    board.close()
 
-    digests = dist.all_gather(weights_sha256(model))
+def _diverged(run: Run, epoch: int, err: Diverged) -> KavanError:
+    """The error that stops a diverged run, after rank 0 marked run.json ``diverged``; nothing else is written,
+    so no model or checkpoint ever holds the non-finite weights."""
+    message = (f"training diverged at step {run.progress['step'] + 1} (epoch {epoch + 1}): the loss is not finite "
+               f"({err.reason}); no model was written from this run. Lower train.lr (now {run.config.train.lr:g}) "
+               "or raise train.warmup_epochs, and start a new --out")
+    if run.dist.is_main:
+        run.info.update(status="diverged", error=message, finished=_now())
+        write_json(run.run_dir / RUN_FILE, run.info)
+    return KavanError(message, run.run_dir)
+
+
+def evaluate(run: Run, loader: DataLoader, desc: str) -> tuple[Predictions, dict[str, Any]]:
+    """Predictions of ``loader``'s GIFs by the model as it is, and their metrics (kavan.training.evaluation)."""
+    predictions = predict(run.model, loader, run.data.dataset.ids, run.dist.device, run.config.train.amp,
+                          run.show_progress, desc)
+    return predictions, score(predictions)
+
+
+def validate(run: Run, epoch: int) -> dict[str, float]:
+    """Score the validation hold-out after epoch ``epoch`` (rank 0): the row's val_<metric> entries, logged to
+    TensorBoard; with train.select best_val, keep these weights in best.safetensors if they are the best yet."""
+    _, val = evaluate(run, run.val_loader, "validating")
+    row = {f"val_{k}": v for k, v in val.items() if k in VAL_METRICS}
+    run.board.scalars({f"val/{k[4:]}": v for k, v in row.items()}, epoch + 1)
+    best = run.progress.get("best")
+    if run.config.train.select == "best_val" and (best is None or val["nmse_per_emotion"] < best["value"]):
+        save_model(run.run_dir / BEST_FILE, run.model, run.config, run.trained_on)
+        run.progress["best"] = {"epoch": epoch + 1, "value": val["nmse_per_emotion"]}
+    return row
+
+
+def end_epoch(run: Run, row: dict[str, Any]) -> None:
+    """Close the epoch: add its row to the history, start the next epoch's sums, checkpoint, rewrite log.csv."""
+    progress = run.progress
+    progress.update(epoch=row["epoch"], batch=0, sums={}, count=0, seconds=0.0, history=[*progress["history"], row])
+    checkpoint(run)
+    if run.dist.is_main:
+        run_log.write_history_csv(run.run_dir, progress["history"])
+        log.info("epoch %d/%d: %s", row["epoch"], run.epochs,
+                 ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
+    run.dist.barrier()
+
+
+def checkpoint(run: Run) -> None:
+    """Save the resumable checkpoint (rank 0; the ranks' states are identical): weights, optimiser, schedule,
+    scaler, random generators and ``run.progress``."""
+    if run.dist.is_main:
+        save_checkpoint(run.run_dir / CHECKPOINT_FILE, config=run.config, model=run.model, optimizer=run.optimizer,
+                        scheduler=run.scheduler, scaler=run.scaler, progress=run.progress,
+                        trained_on=run.trained_on)
+
+
+def finish(run: Run) -> dict[str, Any]:
+    """After the last epoch: check that every rank holds the same weights, then on rank 0 test the kept weights
+    (the last epoch's, or with train.select best_val the best validation epoch's) once and write the model,
+    predictions, metrics, curves and the finished run.json. Returns the metrics on every rank."""
+    dist, run_dir = run.dist, run.run_dir
+    digests = dist.all_gather(weights_sha256(run.model))
     if len(set(digests)) != 1:
         raise KavanError(f"the {dist.world_size} processes ended with different weights: {digests}", run_dir)
     metrics: dict[str, Any] = {}
-    selected = progress_state.get("best")
     if dist.is_main:
-        if selected is not None:  # train.select best_val: test the best validation epoch's weights
-            tensors, _ = read_safetensors(run_dir / BEST_FILE, MODEL_FORMAT)
-            load_weights(model, tensors, run_dir / BEST_FILE)
-            log.info("testing the weights of epoch %d (lowest validation nMSE per emotion, %.4f)",
-                     selected["epoch"], selected["value"])
-        test_loader = _eval_loader(make(test_clips, train=False), config)
-        predictions = predict(model, test_loader, dataset.ids, dist.device, config.train.amp, progress, "testing")
-        metrics = {"split": ids.index, "test": score(predictions), "n_train": len(train_clips),
-                   "n_val": len(val_clips), "n_test": len(test_clips), "epochs": epochs,
-                   "selected_epoch": selected["epoch"] if selected is not None else epochs,
-                   "steps": progress_state["step"], "history": progress_state["history"],
-                   "config_hash": config_hash(config)}
-        run_log.plot_curves(run_dir, progress_state["history"], title)
-        save_model(run_dir / MODEL_FILE, model, config, trained_on)
+        selected = _load_selected(run)
+        test_loader = _eval_loader(_clip_set(run.data, run.config, run.model, run.data.test, False, run.show_progress),
+                                   run.config)
+        predictions, test = evaluate(run, test_loader, "testing")
+        metrics = {"split": run.data.ids.index, "test": test, "n_train": len(run.data.train),
+                   "n_val": len(run.data.val), "n_test": len(run.data.test), "epochs": run.epochs,
+                   "selected_epoch": selected, "steps": run.progress["step"], "history": run.progress["history"],
+                   "config_hash": config_hash(run.config)}
+        title = f"{run_dir.name}: split {run.data.ids.index}, {len(run.data.train)} training GIFs"
+        run_log.plot_curves(run_dir, run.progress["history"], title)
+        save_model(run_dir / MODEL_FILE, run.model, run.config, run.trained_on)
         save_predictions(run_dir / PREDICTIONS_FILE, predictions)
         write_json(run_dir / METRICS_FILE, metrics)
-        run_info.update(status="finished", finished=_now(), weights_sha256=digests[0],
+        run.info.update(status="finished", finished=_now(), weights_sha256=digests[0],
                         ddp={"world_size": dist.world_size, "rank_weights_sha256": digests})
-        write_json(run_dir / RUN_FILE, run_info)
-        test = metrics["test"]
+        write_json(run_dir / RUN_FILE, run.info)
         log.info("split %d test: accuracy %.4f, nMSE per GIF %.4f, nMSE per emotion %.4f, mean r %.4f",
-                 ids.index, test["accuracy"], test["nmse_per_gif"], test["nmse_per_emotion"], test["pearson_mean"])
-    metrics = dist.broadcast(metrics)
-    return RunResult(run_dir, metrics, config)
+                 run.data.ids.index, test["accuracy"], test["nmse_per_gif"], test["nmse_per_emotion"],
+                 test["pearson_mean"])
+    return dist.broadcast(metrics)
 
 
-def _train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: KavanConfig,
-                optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any, trainable: list[torch.Tensor],
-                dist: Distributed, target_stats: TargetStats) -> dict[str, float]:
+def _load_selected(run: Run) -> int:
+    """The epoch whose weights the test uses: with train.select best_val the best validation epoch's weights are
+    loaded from best.safetensors; otherwise the model keeps the last epoch's."""
+    selected = run.progress.get("best")
+    if selected is None:
+        return run.epochs
+    tensors, _ = read_safetensors(run.run_dir / BEST_FILE, MODEL_FORMAT)
+    load_weights(run.model, tensors, run.run_dir / BEST_FILE)
+    log.info("testing the weights of epoch %d (lowest validation nMSE per emotion, %.4f)", selected["epoch"],
+             selected["value"])
+    return selected["epoch"]
+
+
+def train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: KavanConfig,
+               optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any, trainable: list[torch.Tensor],
+               dist: Distributed, target_stats: TargetStats) -> dict[str, float]:
     """One optimiser step on this rank's share of a global batch; returns the global batch's loss terms.
-    A loss that is not finite raises Diverged before the step, so the weights stay those of the last good step.
-    ``target_stats``: the training split's target statistics (the regression losses' normalisers)."""
+
+    Forward under train.amp's autocast, ``total_loss``, backward (through ``scaler``, a ``grad_scaler``, with
+    fp16), gradient clipping of ``trainable`` at train.grad_clip, the optimiser's and the schedule's step. A loss
+    that is not finite raises Diverged before the update, so the weights stay those of the last good step.
+    ``net``: the model (its DDP wrapper under torchrun); ``batch``: a ClipDataset or FeatureClipDataset batch;
+    ``dist``: where this process stands (``Distributed(0, 1, device)`` alone); ``target_stats``: the training
+    split's target statistics (the regression losses' normalisers). The loss terms are averaged over the ranks,
+    so every rank returns the same numbers and stops together.
+    """
     device = dist.device
     targets = LossTargets(intensities=batch["intensities"].to(device), heatmaps=batch["heatmaps"].to(device),
                           has_heatmap=batch["has_heatmap"].to(device), stats=target_stats)
@@ -375,14 +509,7 @@ def _train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Ka
         output = net(**model_inputs(batch, device))
         terms = total_loss(output, targets, config.loss)
     if dist.enabled and "kp" in terms:
-        # L_kp is a mean over the frames that have heatmaps, which differ in number between the ranks; weight
-        # each rank's term by its share so that the averaged gradients are those of the global batch's L_kp.
-        local = targets.has_heatmap.sum().float()
-        total_frames = dist.all_reduce_sum(local)
-        share = local * dist.world_size / total_frames.clamp_min(1)
-        corrected = terms["kp"] * share
-        terms["total"] = terms["total"] + config.loss.lambda_kp * (corrected - terms["kp"])
-        terms["kp"] = corrected
+        _global_kp(terms, targets, config, dist)
     present = [key for key in LOSS_TERMS if key in terms]
     values = torch.stack([terms[key].detach().float() for key in present])
     values = dist.all_reduce_sum(values) / dist.world_size  # every rank sees the same values, and stops together
@@ -405,8 +532,26 @@ def _train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Ka
     return dict(zip(present, values.tolist()))
 
 
+# The loop calls the step by this module-level name, so that a test can stop a run after any step
+# (tests/test_paper_configs.py replaces it).
+_train_step = train_step
+
+
+def _global_kp(terms: dict[str, torch.Tensor], targets: LossTargets, config: KavanConfig, dist: Distributed) -> None:
+    """Make this rank's L_kp (in ``terms``, and its share of the total) count as the global batch's.
+
+    L_kp is a mean over the frames that have heatmaps, which differ in number between the ranks; weighting each
+    rank's term by its share makes the averaged gradients those of the global batch's L_kp."""
+    local = targets.has_heatmap.sum().float()
+    total_frames = dist.all_reduce_sum(local)
+    share = local * dist.world_size / total_frames.clamp_min(1)
+    corrected = terms["kp"] * share
+    terms["total"] = terms["total"] + config.loss.lambda_kp * (corrected - terms["kp"])
+    terms["kp"] = corrected
+
+
 def _prepare_data(dataset: Dataset, ids: SplitIds, model: KAVAN, config: KavanConfig, dist: Distributed,
-                  cache_root: Path, progress: bool):
+                  cache_root: Path, progress: bool) -> SplitData:
     """Usable clips of the split's parts, and the filled feature cache when the config trains on one."""
     prepared = prepare_clips(dataset, ids.train + ids.val + ids.test, progress)
     excluded, ignored = dict(prepared.excluded), prepared.keypoints_ignored
@@ -414,7 +559,7 @@ def _prepare_data(dataset: Dataset, ids: SplitIds, model: KAVAN, config: KavanCo
     if config.train.feature_cache:
         cache = FeatureCache(cache_root, cache_key(model, config.data.cache_frames, config.data.cache_dtype))
         try:
-            report = cache.fill(dataset, prepared.clips, _encoder(model),
+            report = cache.fill(dataset, prepared.clips, frozen_encoder(model),
                                 workers=config.train.workers, progress=progress, rank=dist.rank,
                                 world_size=dist.world_size)
         except PermissionError as err:
@@ -437,7 +582,16 @@ def _prepare_data(dataset: Dataset, ids: SplitIds, model: KAVAN, config: KavanCo
     if not parts[0] or not parts[2]:
         raise KavanError(f"split {ids.index} has no usable training or test GIF ({len(excluded)} excluded)",
                          dataset.root)
-    return parts[0], parts[1], parts[2], excluded, ignored, cache
+    return SplitData(dataset, ids, parts[0], parts[1], parts[2], excluded, ignored, cache)
+
+
+def _clip_set(data: SplitData, config: KavanConfig, model: KAVAN, clips: list[Clip], train: bool, progress: bool):
+    """The dataset of ``clips``: cached features when the run has a feature cache, else decoded frames."""
+    t, size, cells = config.model.t, config.model.input_size, model.cells
+    if data.cache is not None:
+        return FeatureClipDataset(data.cache, data.dataset, clips, t, size, cells, config.data, train,
+                                  config.train.seed, progress=progress)
+    return ClipDataset(data.dataset, clips, t, size, cells, config.data, train, config.train.seed)
 
 
 def channels_last(model: KAVAN) -> KAVAN:
@@ -448,9 +602,9 @@ def channels_last(model: KAVAN) -> KAVAN:
     return model
 
 
-def _encoder(model: KAVAN):
+def frozen_encoder(model: KAVAN):
     """Normalised frames (N, 3, S, S) → the backbone's frozen part's features (N, C, K, K), through
-    KAVAN.encode_frozen."""
+    KAVAN.encode_frozen: the function a FeatureCache is filled with."""
     device = next(model.parameters()).device
     channels_last(model)
 
@@ -462,14 +616,22 @@ def _encoder(model: KAVAN):
     return encode
 
 
+_encoder = frozen_encoder  # the name tests/test_feature_cache.py and tests/test_training_batches.py import
+
+
+def grad_scaler(amp: str, device: torch.device):
+    """The gradient scaler fp16 autocast needs (its small gradients would underflow), else None."""
+    return torch.amp.GradScaler(device.type) if amp == "fp16" else None
+
+
 def _eval_loader(dataset, config: KavanConfig) -> DataLoader:
     return DataLoader(dataset, batch_size=config.train.batch_size, shuffle=False, num_workers=config.train.workers,
                       worker_init_fn=loader_worker_init())
 
 
-def _scaler(amp: str, device: torch.device):
-    """The gradient scaler fp16 autocast needs (its small gradients would underflow), else None."""
-    return torch.amp.GradScaler(device.type) if amp == "fp16" else None
+def _lr(run: Run) -> float:
+    """The learning rate of the first parameter group (the one logged: parameter_groups)."""
+    return run.optimizer.param_groups[0]["lr"]
 
 
 def _read_json(path: Path) -> dict[str, Any]:
