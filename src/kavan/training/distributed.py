@@ -43,7 +43,8 @@ class Distributed:
 
     @property
     def is_main(self) -> bool:
-        return self.rank == 0
+        """Whether this is the main process (is_main_process: the one rank-0 check)."""
+        return is_main_process(self.rank)
 
     @property
     def enabled(self) -> bool:
@@ -150,9 +151,10 @@ class GlobalBatchSampler(DistributedSampler):
             yield order[start:start + self.local_batch]
 
 
-def is_main_process() -> bool:
-    """Whether this is rank 0 (or the only process): the one that prints and writes shared files."""
-    return int(os.environ.get("RANK", "0")) == 0
+def is_main_process(rank: int | None = None) -> bool:
+    """Whether ``rank`` is rank 0, the process that prints and writes shared files. Without ``rank``: this
+    process's, from torchrun's RANK (0 without torchrun), for callers that have no ``Distributed`` at hand."""
+    return (int(os.environ.get("RANK", "0")) if rank is None else rank) == 0
 
 
 def shutdown() -> None:
