@@ -1,5 +1,7 @@
 # Two entry points do all the set-up: `make demo` and `make test`.
-# Each creates .venv when it is missing and (re)installs the project when pyproject.toml changes.
+# Each creates .venv when it is missing and (re)installs the project when pyproject.toml or constraints.txt changes:
+# kavan with every extra, at the exact versions of constraints.txt, then the two model files it reads but does not
+# ship (kavan assets fetch: MobileNetV2 ImageNet, FER2013; each checked by SHA-256).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -8,10 +10,10 @@ DEMO_OUT ?= demo-out
 
 .PHONY: demo test browser bench clean
 
-$(STAMP): pyproject.toml requirements-nodeps.txt
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,test]'
+	$(PY) -m kavan assets fetch
 	@touch $(STAMP)
 
 # The real-GIF sheet reads $KAVAN_REAL_GIFS; by default the shared folder beside the checkout, when there is one.

