@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kavan.config import KavanConfig, LossConfig, ModelConfig, from_mapping, load_config
+from kavan.config import SHIPPED_DIR, KavanConfig, LossConfig, ModelConfig, from_mapping, load_config
 from kavan.core.errors import KavanError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = SHIPPED_DIR / "paper"  # the paper-setting rows; the bench ones beside them
 
 # row file → (attention, temporal, multitask, λ_ce, λ_rank, λ_kp)
 ROWS = {
@@ -47,20 +47,20 @@ def test_paper_row_configs(name):
     assert loss.keypoint_supervision == (lambda_kp > 0)
 
 
-@pytest.mark.parametrize("folder", ["", "bench"])
+@pytest.mark.parametrize("folder", ["paper", "bench"])
 @pytest.mark.parametrize(("wide", "twin"), [("softatt-lstm-wide", "softatt-hslstm"),
                                             ("resnet50-lstm-wide", "resnet50-hslstm")])
 def test_parameter_matched_lstm_rows_match_their_hslstm_twin(folder, wide, twin):
     from kavan.models import KAVAN
 
     def trainable_outside_backbone(name):
-        config = load_config(CONFIGS / folder / f"{name}.yaml", ["model.weights=none"])
+        config = load_config(SHIPPED_DIR / folder / f"{name}.yaml", ["model.weights=none"])
         return sum(p.numel() for n, p in KAVAN(config.model).named_parameters() if not n.startswith("backbone"))
 
     a, b = trainable_outside_backbone(wide), trainable_outside_backbone(twin)
     assert abs(a - b) / b < 0.002, (a, b)
-    assert load_config(CONFIGS / folder / f"{wide}.yaml").model.temporal.hidden == WIDE_HIDDEN[f"{wide}.yaml"][
-        0 if folder == "" else 1]
+    assert load_config(SHIPPED_DIR / folder / f"{wide}.yaml").model.temporal.hidden == WIDE_HIDDEN[f"{wide}.yaml"][
+        0 if folder == "paper" else 1]
 
 
 def test_empty_file_gives_the_defaults(tmp_path):

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from kavan.config import SHIPPED_DIR
 from kavan.experiments.demo import DemoSettings, run_demo
 from kavan.models.storage import load_model
 
-BENCH = Path(__file__).resolve().parents[1] / "configs" / "bench"
+BENCH = SHIPPED_DIR / "bench"
 ROWS = (BENCH / "resnet50-lstm.yaml", BENCH / "mtl-softatt-hslstm.yaml")
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 import torchvision.models as tvm
 
 from kavan.cli import main
-from kavan.config import load_config
+from kavan.config import SHIPPED_DIR, load_config
 from kavan.models import backbone as backbone_module
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "mtl-softatt-hslstm.yaml"
+CONFIG = SHIPPED_DIR / "paper" / "mtl-softatt-hslstm.yaml"
 
 
 def test_describe_prints_counts_that_follow_from_the_architecture(capsys, monkeypatch):
@@ -62,7 +61,7 @@ def test_describe_prints_counts_that_follow_from_the_architecture(capsys, monkey
 def test_describe_says_where_a_benchmark_config_leaves_the_paper():
     from kavan.experiments.describe import describe
 
-    stated = describe(CONFIG.parent / "bench" / "mtl-softatt-hslstm.yaml")["sources"]["stated_by_paper"]
+    stated = describe(SHIPPED_DIR / "bench" / "mtl-softatt-hslstm.yaml")["sources"]["stated_by_paper"]
     departs = sorted(key for key, entry in stated.items() if not entry["follows_paper"])
     assert departs == ["model.backbone", "model.cut_after", "model.frozen"]
 

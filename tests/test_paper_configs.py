@@ -1,4 +1,4 @@
-"""Every paper-setting row (configs/*.yaml: ResNet-50 trained end to end, augmentation on, T = 8, 224 px) trains,
+"""Every paper-setting row (the shipped paper/*.yaml: ResNet-50 trained end to end, augmentation on, T = 8, 224 px) trains,
 saves, resumes and predicts on the CPU: two optimiser steps on a handful of SynthGIF GIFs, interrupted after the
 first and resumed. Backbone weights ``none`` (random): nothing is downloaded."""
 
@@ -7,14 +7,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import kavan.training.trainer as trainer
-from kavan.config import load_config
+from kavan.config import SHIPPED_DIR, load_config
 from kavan.experiments.ablation import ROW_LABELS
 from kavan.models import KAVAN
 from kavan.models.storage import load_model
@@ -23,8 +22,7 @@ from kavan.training.checkpoint import load_checkpoint
 from kavan.training.evaluation import load_predictions
 from training_data import make_synth
 
-REPO = Path(__file__).resolve().parents[1]
-PAPER_CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+PAPER_CONFIGS = sorted((SHIPPED_DIR / "paper").glob("*.yaml"))
 # what the test changes: no download, the CPU, 4 training GIFs in batches of 2 (2 steps), a checkpoint per step
 OVERRIDES = ("model.weights=none", "train.device=cpu", "train.epochs=1", "train.batch_size=2",
              "train.checkpoint_every=1")

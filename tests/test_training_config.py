@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from kavan.config import KavanConfig, config_hash, load_config
+from kavan.config import SHIPPED_DIR, KavanConfig, config_hash, load_config
 from kavan.core.errors import KavanError
 from kavan.keypoints.heatmaps import HeatmapConfig
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = SHIPPED_DIR / "paper"  # the paper-setting rows; CONFIGS.parent / "bench" the bench ones
 
 # row → (attention, temporal, multitask, λ_ce, λ_rank, λ_kp), the same rows as the paper-architecture configs
 ROWS = {
@@ -26,13 +24,13 @@ ROWS = {
 
 
 def test_every_paper_row_has_a_benchmark_twin():
-    assert sorted(p.stem for p in (CONFIGS / "bench").glob("*.yaml")) == sorted(ROWS)
+    assert sorted(p.stem for p in (CONFIGS.parent / "bench").glob("*.yaml")) == sorted(ROWS)
     assert sorted(p.stem for p in CONFIGS.glob("*.yaml")) == sorted(ROWS)
 
 
 @pytest.mark.parametrize("row", sorted(ROWS))
 def test_benchmark_configs(row):
-    bench, paper = load_config(CONFIGS / "bench" / f"{row}.yaml"), load_config(CONFIGS / f"{row}.yaml")
+    bench, paper = load_config(CONFIGS.parent / "bench" / f"{row}.yaml"), load_config(CONFIGS / f"{row}.yaml")
     model = bench.model
     assert (model.backbone, model.weights, model.frozen, model.cut_after, model.input_size, model.t) == (
         "mobilenet_v2", "offline-mobilenet-v2", True, "features.13", 224, 8)
@@ -46,7 +44,7 @@ def test_benchmark_configs(row):
         attention, kind, multitask)
     assert paper.loss == bench.loss
     # Every benchmark row trains and tests alike, so the rows differ only in the model and loss.
-    reference = load_config(CONFIGS / "bench" / "mtl-softatt-hslstm.yaml")
+    reference = load_config(CONFIGS.parent / "bench" / "mtl-softatt-hslstm.yaml")
     assert (bench.data, bench.train) == (reference.data, reference.train)
     # ... and adapt to the set's size: a step budget, the epoch chosen on a validation hold-out
     assert (bench.train.min_steps, bench.train.select, bench.data.val_fraction) == (750, "best_val", 0.1)
@@ -62,7 +60,7 @@ def test_paper_configs_train_end_to_end_with_the_defaults():
 
 
 def test_overrides_are_read_as_yaml_and_validated(tmp_path):
-    path = CONFIGS / "bench" / "softatt-lstm.yaml"
+    path = CONFIGS.parent / "bench" / "softatt-lstm.yaml"
     config = load_config(path, ["train.epochs=3", "data.crop_scale=[0.8, 1.0]", "data.heatmap.sigma=2",
                                 "model.weights=none"])
     assert config.train.epochs == 3 and config.data.crop_scale == (0.8, 1.0)
@@ -95,9 +93,9 @@ def test_bad_training_settings_are_refused(overrides, message):
 
 
 def test_config_hash_follows_the_content_not_the_file(tmp_path):
-    a = load_config(CONFIGS / "bench" / "mtl-softatt-hslstm.yaml")
+    a = load_config(CONFIGS.parent / "bench" / "mtl-softatt-hslstm.yaml")
     copy = tmp_path / "copy.yaml"
-    copy.write_text((CONFIGS / "bench" / "mtl-softatt-hslstm.yaml").read_text() + "\n# a comment\n")
+    copy.write_text((CONFIGS.parent / "bench" / "mtl-softatt-hslstm.yaml").read_text() + "\n# a comment\n")
     assert config_hash(load_config(copy)) == config_hash(a)
     assert config_hash(load_config(copy, ["train.seed=1"])) != config_hash(a)
     assert len(config_hash(KavanConfig())) == 64

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.resources
 import json
 import math
 import os
@@ -281,14 +282,41 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+SHIPPED_DIR = Path(str(importlib.resources.files("kavan").joinpath("configs")))
+SETTINGS = ("paper", "bench", "bench-trainable")
+
+
+def shipped_configs() -> dict[str, Path]:
+    """The row configs that ship inside the package, by name (``bench/mtl-softatt-hslstm``), in name order."""
+    return {f"{path.parent.name}/{path.stem}": path
+            for setting in SETTINGS for path in sorted((SHIPPED_DIR / setting).glob("*.yaml"))}
+
+
+def config_file(name: str | os.PathLike[str]) -> Path:
+    """The YAML file that ``name`` means: an existing file as given, else a shipped config's name
+    (``bench/mtl-softatt-hslstm``, ``.yaml`` optional; the source tree's old ``configs/bench/...`` and
+    ``configs/<row>.yaml`` spellings too). KavanError when it is neither."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    key = path.as_posix().removesuffix(".yaml").removeprefix("configs/")
+    key = key if "/" in key else f"paper/{key}"
+    shipped = shipped_configs()
+    if key in shipped:
+        return shipped[key]
+    raise KavanError("cannot read config: no such file, nor a shipped config of that name (kavan configs list "
+                     "shows them)", path)
+
+
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> KavanConfig:
-    """Read a KavanConfig from a YAML file; every problem is a KavanError naming the file.
+    """Read a KavanConfig from a YAML file or a shipped config's name (``config_file``); every problem is a
+    KavanError naming the file.
 
     overrides: ``dotted.key=value`` strings applied on top of the file (the value is read as YAML, so
     ``train.epochs=3``, ``data.crop_scale=[0.8, 1.0]`` and ``model.weights=none`` all work), then validated
     like the file itself.
     """
-    path = Path(path)
+    path = config_file(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:

@@ -17,13 +17,13 @@ HELP = "run every table row (paper rows, unsupervised attention, baselines, chan
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder (docs/data.md)")
-    parser.add_argument("--configs", nargs="+", type=Path, metavar="FILE",
-                        help="model row configs (default: the rows of --settings)")
+    parser.add_argument("--configs", nargs="+", metavar="FILE",
+                        help="model row configs: YAML files or shipped names (default: the rows of --settings)")
     parser.add_argument("--settings", choices=("bench", "bench-trainable", "paper"), default="bench",
-                        help="configs/bench (frozen MobileNetV2, cached features; default), configs/bench-trainable "
-                             "(the same with MobileNetV2's last block trained on cached features of the rest) or "
-                             "configs (paper: the paper's architecture, ResNet-50 end to end, with project-default "
-                             "hyper-parameters)")
+                        help="the shipped rows to run (kavan configs list): bench (frozen MobileNetV2, cached "
+                             "features; default), bench-trainable (the same with MobileNetV2's last block trained on "
+                             "cached features of the rest) or paper (the paper's architecture, ResNet-50 end to end, "
+                             "with project-default hyper-parameters)")
     parser.add_argument("--splits", type=int, metavar="N",
                         help="run only the protocol's first N splits (default: all of them, 5)")
     parser.add_argument("--baselines", nargs="*", metavar="NAME",
@@ -39,12 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kavan.baselines import BASELINES
+    from kavan.config import config_file
     from kavan.experiments.ablation import RESULTS_MD, AblationSettings, default_configs, run_ablation
 
     command = command_line(NAME, args, ["data", "configs", "settings", "splits", "baselines", "out", "cache-dir",
                                         "baseline-cache"], extra=["--baselines"] if args.baselines == [] else [])
     settings = AblationSettings(
-        data=args.data, configs=tuple(args.configs) if args.configs else default_configs(args.settings),
+        data=args.data, configs=tuple(map(config_file, args.configs)) if args.configs else default_configs(args.settings),
         out=args.out, settings=args.settings,
         baselines=tuple(BASELINES) if args.baselines is None else tuple(args.baselines),
         n_splits=args.splits, cache_dir=args.cache_dir, baseline_cache=args.baseline_cache,

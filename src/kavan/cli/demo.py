@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real-gifs", type=Path, default=None,
                         help="folder of real GIFs (default $KAVAN_REAL_GIFS; without either the real-GIF sheet "
                         "is skipped)")
-    parser.add_argument("--config", type=Path, default=Path("configs/mtl-softatt-hslstm.yaml"),
-                        help="model config to describe (default configs/mtl-softatt-hslstm.yaml)")
+    parser.add_argument("--config", default="paper/mtl-softatt-hslstm",
+                        help="model config to describe: a YAML file or a shipped name (default paper/mtl-softatt-hslstm)")
     parser.add_argument("--n", type=int, default=400, help="SynthGIF GIFs to generate (default 400)")
     parser.add_argument("--splits", type=int, default=1,
                         help="ablation on the protocol's first N splits (default 1, to fit 15 minutes on 2 cores)")

@@ -19,7 +19,7 @@ HELP = "print a config's resolved settings, parameter counts per module, what tr
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="experiment YAML file (e.g. configs/mtl-softatt-hslstm.yaml)")
+    parser.add_argument("--config", required=True, help="experiment YAML file, or a shipped config's name (e.g. paper/mtl-softatt-hslstm)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ HELP = "train one config on one train/test split of a dataset folder and test it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="experiment YAML (e.g. configs/bench/mtl-softatt-hslstm.yaml)")
+    parser.add_argument("--config", required=True, help="experiment YAML file, or a shipped config's name (e.g. bench/mtl-softatt-hslstm; kavan configs list)")
     parser.add_argument("--data", required=True, metavar="DIR", help="dataset folder (docs/data.md)")
     parser.add_argument("--split", type=int, default=0, metavar="K", help="which split to train on (default 0)")
     parser.add_argument("--split-file", metavar="F", help="JSON split file instead of the config's seeded splits")

@@ -32,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kavan.baselines import BASELINES, baseline_module, run_baseline
-from kavan.config import KavanConfig, config_hash, load_config
+from kavan.config import SETTINGS, KavanConfig, config_hash, load_config, shipped_configs
 from kavan.core.atomic import json_safe, write_json, write_text
 from kavan.core.errors import KavanError
 from kavan.data.dataset import Dataset
@@ -61,8 +61,6 @@ ROW_LABELS = {
 # "paper": the paper's architecture (ResNet-50 end to end) with project-default hyper-parameters; the paper gives
 # no training hyper-parameters (kavan.experiments.config_sources)
 # "bench-trainable": bench with the backbone's last block trained on a cache of the frozen rest (six paper rows)
-SETTINGS_DIRS = {"bench": Path("configs") / "bench", "bench-trainable": Path("configs") / "bench-trainable",
-                 "paper": Path("configs")}
 # the rows every setting has; the parameter-matched rows are optional
 PAPER_ROWS = ("resnet50-lstm", "softatt-lstm", "resnet50-hslstm", "softatt-hslstm", "mtl-softatt-hslstm",
               "mtl-unsupatt-hslstm")
@@ -97,17 +95,18 @@ class AblationSettings:
     progress: bool = True
 
 
-def default_configs(settings: str, root: Path | None = None) -> tuple[Path, ...]:
-    """The row configs of ``settings`` (bench | bench-trainable | paper) in table order, from ./configs or the
-    source checkout: the six paper rows, and the parameter-matched rows where the setting has them."""
-    if settings not in SETTINGS_DIRS:
-        raise KavanError(f"unknown settings {settings!r} ({', '.join(SETTINGS_DIRS)})")
-    candidates = [root] if root is not None else [Path.cwd(), Path(__file__).resolve().parents[3]]
-    for base in candidates:
-        folder = base / SETTINGS_DIRS[settings]
-        if all((folder / f"{name}.yaml").is_file() for name in PAPER_ROWS):
-            return tuple(folder / f"{name}.yaml" for name in ROW_LABELS if (folder / f"{name}.yaml").is_file())
-    raise KavanError(f"no configs/ folder with the {settings} rows here or in the source checkout; pass --configs")
+def default_configs(settings: str) -> tuple[Path, ...]:
+    """The row configs of ``settings`` (bench | bench-trainable | paper) in table order, from the configs that ship
+    with the package (kavan.config.shipped_configs): the six paper rows, and the parameter-matched rows where the
+    setting has them."""
+    if settings not in SETTINGS:
+        raise KavanError(f"unknown settings {settings!r} ({', '.join(SETTINGS)})")
+    shipped = shipped_configs()
+    rows = [f"{settings}/{name}" for name in ROW_LABELS if f"{settings}/{name}" in shipped]
+    missing = [name for name in PAPER_ROWS if f"{settings}/{name}" not in shipped]
+    if missing:
+        raise KavanError(f"the installed package lacks the {settings} rows {', '.join(missing)}; reinstall kavan")
+    return tuple(shipped[name] for name in rows)
 
 
 def row_label(name: str) -> str:
