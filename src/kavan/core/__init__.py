@@ -4,7 +4,9 @@ file's SHA-256, data-problem records, and worker-process hygiene.
 - ``errors``: KavanError, the one error type a command prints as one line naming the file and the reason;
 - ``emotions``: the GIFGIF emotion names, their circumplex quadrants, and the quadrant of an emotion vector;
 - ``atomic``: write a file whole or not at all (temporary file + rename);
-- ``tensorfile``: a file's SHA-256;
+- ``tensorfile``: safetensors files written atomically, read with one error per refusal, and a file's SHA-256;
+- ``assets``: the model files kavan reads but does not ship (MobileNetV2, FER2013), fetched once and checked;
+- ``overrides``: the one ``--set key=value`` parser;
 - ``issues``: the problems `kavan data check` reports, with their file and line;
 - ``workers``: child processes that die with their parent and stop cleanly on a signal.
 

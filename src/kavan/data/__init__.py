@@ -6,7 +6,8 @@
 - ``transforms``: the frame transform (resize, crop, flip, colour) that moves keypoints with the pixels;
 - ``loader``: ``ClipDataset`` and ``FeatureClipDataset``, the clips (frames or cached features, targets,
   keypoint heatmaps) a training batch is made of;
-- ``feature_cache``: backbone features stored per GIF so a frozen backbone runs once.
+- ``feature_cache``: features stored per GIF with one validity rule (key and media SHA-256), so a frozen
+  backbone, or a baseline's feature extractor, runs once per GIF.
 
 May import: kavan.core, kavan.labels, kavan.media, kavan.keypoints, kavan.config.
 """
