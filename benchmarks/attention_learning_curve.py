@@ -30,8 +30,7 @@ from kavan.experiments.ablation import run_localisation
 from kavan.experiments.localisation import has_groundtruth
 from kavan.training.trainer import train_split
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIGS = [ROOT / "configs/bench/mtl-softatt-hslstm.yaml", ROOT / "configs/bench/mtl-unsupatt-hslstm.yaml"]
+DEFAULT_CONFIGS = [Path("bench/mtl-softatt-hslstm"), Path("bench/mtl-unsupatt-hslstm")]  # shipped configs
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ trap 'kill $sampler 2>/dev/null || true' EXIT
 overrides=(--set "model.weights=$weights" --set "train.workers=${WORKERS:-8}" --set train.amp=fp16)
 [ -n "${EPOCHS:-}" ] && overrides+=(--set "train.epochs=$EPOCHS")
 start=$(date +%s)
-"$py" -m kavan train --config configs/mtl-softatt-hslstm.yaml --data "$data" --out "$out/run" --split 0 \
+"$py" -m kavan train --config paper/mtl-softatt-hslstm --data "$data" --out "$out/run" --split 0 \
     --no-progress "${overrides[@]}" > "$out/train.log" 2>&1
 echo "training and testing took $(( $(date +%s) - start )) s" | tee -a "$out/train.log"
 "$py" - "$out/run" <<'EOF'

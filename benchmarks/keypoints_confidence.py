@@ -19,7 +19,7 @@ Each GIF runs as `kavan keypoints` runs it: frames in order, faces tracked betwe
 --detect-every frames (on tracked frames the detection score is the one the face was detected with); its mirror
 image runs the same way.
 
-    .venv/bin/python benchmarks/keypoints_confidence.py --gifs ../shared/data/real-gifs [--draw OUT_DIR]
+    .venv/bin/python benchmarks/keypoints_confidence.py [--gifs DIR] [--draw OUT_DIR]   # DIR defaults to $KAVAN_REAL_GIFS
         [--detect-every 1]
 """
 
@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from _measure import iou
+from kavan.experiments.demo import real_gif_folder
 from kavan.keypoints.backends import Estimator
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.landmarks import MIRROR
@@ -147,7 +148,8 @@ def report(rows: dict[str, np.ndarray], wrong: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gifs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real-gifs")
+    parser.add_argument("--gifs", type=Path, default=real_gif_folder(), required=real_gif_folder() is None,
+                        help="folder of real GIFs (default $KAVAN_REAL_GIFS)")
     parser.add_argument("--wrong", type=float, default=0.05, help="flip error (face sizes) that counts as wrong")
     parser.add_argument("--draw", type=Path, help="write the lowest/highest-confidence pictures here")
     parser.add_argument("--detect-every", type=int, default=KeypointConfig().detect_every,

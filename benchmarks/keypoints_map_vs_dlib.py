@@ -8,7 +8,7 @@ For every face that both dlib's HOG face detector and MediaPipe find (IoU > 0.3)
   face mesh points, in inter-ocular distances (dlib's outer eye corners 36-45): the per-point medians, and their
   mean over all 68 points, the jaw (0-16) and the rest.
 
-    .venv/bin/python benchmarks/keypoints_map_vs_dlib.py [--gifs ../shared/data/real-gifs]
+    .venv/bin/python benchmarks/keypoints_map_vs_dlib.py [--gifs DIR]   # default $KAVAN_REAL_GIFS
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from _measure import iou
+from kavan.experiments.demo import real_gif_folder
 from kavan.keypoints.backends.dlib68 import model_path
 from kavan.keypoints.backends.mediapipe_mesh import FaceMesh
 from kavan.keypoints.mapping import mesh_to_layout
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     import dlib
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gifs", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/real-gifs")
+    parser.add_argument("--gifs", type=Path, default=real_gif_folder(), required=real_gif_folder() is None,
+                        help="folder of real GIFs (default $KAVAN_REAL_GIFS)")
     args = parser.parse_args(argv)
     mesh = FaceMesh(max_faces=10, min_detection_score=0.5, min_presence=0.5)
     hog = dlib.get_frontal_face_detector()

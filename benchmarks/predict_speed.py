@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/predict_speed.py --checkpoint demo-out/model.safetensors [--repeat 3]
         [--batch-size 4] [--workers 1] [--passes 5] [--frames 1000] [--skip-memory]
     .venv/bin/python benchmarks/predict_speed.py --checkpoint demo-out/model.safetensors --threads-check
-    .venv/bin/python benchmarks/predict_speed.py --config configs/mtl-softatt-hslstm.yaml --skip-memory
+    .venv/bin/python benchmarks/predict_speed.py --config paper/mtl-softatt-hslstm --skip-memory
 
 1. Speed. The real GIFs (../shared/data/real-gifs, or $KAVAN_REAL_GIFS), each listed --repeat times, are predicted
    end to end with kavan.predict.predict_files (DataLoader workers decode while the model runs; exactly what
@@ -239,7 +239,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", default="demo-out/model.safetensors")
     parser.add_argument("--config", help="time a model of this config with random weights instead of --checkpoint "
-                                         "(e.g. configs/mtl-softatt-hslstm.yaml: ResNet-50, the paper's backbone)")
+                                         "(e.g. paper/mtl-softatt-hslstm: ResNet-50, the paper's backbone)")
     parser.add_argument("--repeat", type=int, default=3, help="times each real GIF is listed (default 3)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1)

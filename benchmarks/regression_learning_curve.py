@@ -27,8 +27,7 @@ from kavan.data.splits import write_split_file
 from kavan.experiments.ablation import cached_split_metrics, chance_metrics
 from kavan.training.trainer import train_split
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "configs/bench/mtl-softatt-hslstm.yaml"
+DEFAULT_CONFIG = Path("bench/mtl-softatt-hslstm")  # a shipped config
 BASELINE_ROWS = ("colour_histogram", "face_expression")
 
 

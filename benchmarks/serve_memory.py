@@ -1,6 +1,6 @@
 """Peak memory of `kavan serve` under parallel worst-case uploads; the budget is a peak RSS under 2 GB.
 
-    .venv/bin/python benchmarks/serve_memory.py [--checkpoint CKPT | --config configs/bench/mtl-softatt-hslstm.yaml]
+    .venv/bin/python benchmarks/serve_memory.py [--checkpoint CKPT | --config bench/mtl-softatt-hslstm]
         [--parallel 8]
 
 Starts `python -m kavan serve` in a subprocess on a free port with its default settings (20 MB uploads, 2 uploads
@@ -189,7 +189,7 @@ def load_average() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", help="model file to serve (default: --config with random weights)")
-    parser.add_argument("--config", default="configs/bench/mtl-softatt-hslstm.yaml")
+    parser.add_argument("--config", default="bench/mtl-softatt-hslstm")
     parser.add_argument("--parallel", type=int, default=8, help="uploads sent at once (default 8)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
