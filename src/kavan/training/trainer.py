@@ -282,9 +282,11 @@ def set_up(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Datas
         val_loader = _eval_loader(_clip_set(data, config, model, data.val, False, show_progress), config)
     trained_on = {"dataset": info["dataset"], "split": info["split"], "run": str(run_dir.resolve()),
                   "config_hash": config_hash(config), "code": info["code"]}
-    return Run(config, dist, run_dir, info, trained_on, data, model, net, optimizer, scheduler, scaler, trainable,
-               target_stats, train_set, sampler, loader_generator, train_loader, val_loader, board, progress, epochs,
-               show_progress)
+    return Run(config=config, dist=dist, run_dir=run_dir, info=info, trained_on=trained_on, data=data, model=model,
+               net=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, trainable=trainable,
+               target_stats=target_stats, train_set=train_set, sampler=sampler, loader_generator=loader_generator,
+               train_loader=train_loader, val_loader=val_loader, board=board, progress=progress, epochs=epochs,
+               show_progress=show_progress)
 
 
 def _start_run_info(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Dataset, ids: SplitIds,
