@@ -7,8 +7,8 @@
 frames with contiguous against channels-last weights, with 1 and 2 threads; and one cached training step of the
 MTL Soft-Att + HS-LSTM row (batch 32, random features) with autocast off against bf16.
 
-On split 0 of the dataset folder DIR (e.g. `kavan synth --out DIR --n 400 --seed 0`), with the configs in
-configs/bench/:
+On split 0 of the dataset folder DIR (e.g. `kavan synth --out DIR --n 400 --seed 0`), with the shipped
+configs bench/<row> (kavan configs list):
 
 1. fills a fresh feature cache (every frame of every GIF, MobileNetV2 at 224x224) and reports frames per second;
 2. trains every benchmark row for --epochs epochs on the cached features (kavan.training.train_split, exactly
@@ -41,7 +41,6 @@ from kavan.models import KAVAN
 from kavan.training.losses import LossTargets, total_loss
 from kavan.training.trainer import frozen_encoder, train_split
 
-ROOT = Path(__file__).resolve().parents[1]
 ROWS = ["resnet50-lstm", "softatt-lstm", "resnet50-hslstm", "softatt-hslstm", "mtl-softatt-hslstm",
         "mtl-unsupatt-hslstm"]
 
@@ -55,7 +54,7 @@ def epoch_seconds(run_dir: Path) -> tuple[float, int]:
 
 def micro() -> None:
     """Frames/s of the backbone by layout and threads; ms per GIF of a cached step with and without bf16."""
-    config = load_config(ROOT / "configs" / "bench" / "mtl-softatt-hslstm.yaml")
+    config = load_config("bench/mtl-softatt-hslstm")
     torch.manual_seed(0)
     model = KAVAN(config.model)
     frames = torch.randn(64, 3, 224, 224)
@@ -111,8 +110,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     dataset = Dataset(args.data)
-    base = ROOT / "configs" / "bench"
-    config = load_config(base / "mtl-softatt-hslstm.yaml")
+    config = load_config("bench/mtl-softatt-hslstm")
     results: dict = {"data": str(Path(args.data).resolve()), "n_gifs": len(dataset),
                      "threads": torch.get_num_threads(), "load_before": load_before}
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +134,7 @@ def main() -> None:
         print("|---|---|---|---|")
         results["rows"] = {}
         for row in ROWS:
-            row_config = load_config(base / f"{row}.yaml", [f"train.epochs={args.epochs}"])
+            row_config = load_config(f"bench/{row}", [f"train.epochs={args.epochs}"])
             run = train_split(row_config, args.data, tmp / row, cache_dir=cache_root, progress=False)
             seconds, steps = epoch_seconds(run.run_dir)
             gifs = steps * row_config.train.batch_size
@@ -154,7 +152,7 @@ def main() -> None:
         for name, frozen in (("frames, frozen backbone", "true"), ("frames, backbone trained end to end", "false")):
             overrides = ["train.epochs=1", "train.feature_cache=false", f"model.frozen={frozen}",
                          f"train.batch_size={min(config.train.batch_size, args.e2e_gifs)}", "train.workers=1"]
-            run = train_split(load_config(base / "mtl-softatt-hslstm.yaml", overrides), args.data, tmp / name,
+            run = train_split(load_config("bench/mtl-softatt-hslstm", overrides), args.data, tmp / name,
                               split_file=split_file, progress=False)
             seconds, steps = epoch_seconds(run.run_dir)
             per_gif = seconds / (steps * min(config.train.batch_size, args.e2e_gifs))
