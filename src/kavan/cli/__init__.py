@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except KavanError as err:
         print(f"kavan {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`kavan configs list | head`): stop quietly, as a filter does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except ModuleNotFoundError as err:
         if (extra := missing_extra(err)) is None:
             raise
