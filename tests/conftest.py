@@ -1,13 +1,23 @@
-"""Shared fixtures: where the real GIFs live (read in place, never copied into the project)."""
+"""Shared fixtures: where the real GIFs live (read in place, never copied into the project), the tiny SynthGIF
+folders and the tiny model file that several modules read, each built once per test session.
+
+The shared folders and the model file are read only: a test that changes its data takes a copy
+(``synth16_copy``, or ``shutil.copytree`` / ``shutil.copyfile`` into its own ``tmp_path``). At the end of the session
+each shared folder is compared with what it held when it was built, and a change is reported as an error.
+"""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kavan.experiments.demo import real_gif_folder
 from keypoint_estimators import dlib_estimator, estimator  # noqa: F401 (fixtures shared by the keypoint tests)
+from predict_model import write_tiny_model
+from training_data import make_synth
 
 # $KAVAN_REAL_GIFS, else the shared folder beside the checkout, else where the workplace keeps it (a clone elsewhere)
 _SHARED = (Path(__file__).resolve().parents[2] / "shared" / "data" / "real-gifs", Path("/work/shared/data/real-gifs"))
@@ -20,3 +30,45 @@ def real_gifs() -> Path:
     if REAL_GIF_DIR is None:
         pytest.skip("real GIFs not found: set KAVAN_REAL_GIFS to ../shared/data/real-gifs")
     return REAL_GIF_DIR
+
+
+def _listing(root: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime in ns) of every file and folder under ``root``, by relative path."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in [root, *root.rglob("*")]}
+
+
+def _unchanged(path: Path) -> Iterator[Path]:
+    """Yield ``path``, then fail if the tests changed anything in it (shared data is read only)."""
+    before = _listing(path.parent)
+    yield path
+    after = _listing(path.parent)
+    if after != before:
+        changed = sorted({name for name in before.keys() | after.keys() if before.get(name) != after.get(name)})
+        pytest.fail(f"a test changed the shared {path.name} (copy it first): {', '.join(changed[:10])}")
+
+
+@pytest.fixture(scope="session")
+def synth24(tmp_path_factory) -> Iterator[Path]:
+    """A SynthGIF folder of 24 GIFs, seed 1 (``make_synth``'s defaults: 64 x 64, 8 frames), shared by the training,
+    ablation and orphan-process tests. Read only: a test that writes into its data copies it first."""
+    yield from _unchanged(make_synth(tmp_path_factory.mktemp("synth24") / "data", n=24, seed=1))
+
+
+@pytest.fixture(scope="session")
+def synth16(tmp_path_factory) -> Iterator[Path]:
+    """A SynthGIF folder of 16 GIFs, seed 1 (64 x 64, 8 frames), for the trainable-backbone and training-failure
+    tests. Read only: a test that writes into its data takes ``synth16_copy``."""
+    yield from _unchanged(make_synth(tmp_path_factory.mktemp("synth16") / "data", n=16, seed=1))
+
+
+@pytest.fixture
+def synth16_copy(synth16, tmp_path) -> Path:
+    """A copy of ``synth16`` in the test's own ``tmp_path`` (at ``tmp_path / "data"``), free to change."""
+    return shutil.copytree(synth16, tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Iterator[Path]:
+    """The tiny model file of ``predict_model.write_tiny_model`` (defaults: attention, multitask, seed 0), for the
+    prediction, serving, fault-injection and orphan-process tests. Read only: copy it before changing it."""
+    yield from _unchanged(write_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model.safetensors"))

@@ -9,12 +9,7 @@ from kavan.data.dataset import Dataset
 from kavan.experiments.ablation import AblationSettings, chance_metrics, run_ablation
 from kavan.training import metrics
 from kavan.training.trainer import split_ids
-from training_data import make_synth, tiny_config, tiny_mapping
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_synth(tmp_path_factory.mktemp("ablation") / "synth", n=24)
+from training_data import tiny_config, tiny_mapping
 
 
 def write_configs(folder):
@@ -27,15 +22,15 @@ def write_configs(folder):
     return tuple(paths)
 
 
-def test_every_row_runs_on_the_same_splits_and_a_rerun_reuses_them(data, tmp_path):
+def test_every_row_runs_on_the_same_splits_and_a_rerun_reuses_them(synth24, tmp_path):
     configs = write_configs(tmp_path / "configs")
-    settings = AblationSettings(data=data, configs=configs, out=tmp_path / "out", baselines=("colour_histogram",),
+    settings = AblationSettings(data=synth24, configs=configs, out=tmp_path / "out", baselines=("colour_histogram",),
                                 n_splits=2, cache_dir=tmp_path / "features", baseline_cache=tmp_path / "bcache",
                                 progress=False)
     results = run_ablation(settings, ["kavan", "ablation", "test"])
     assert [row["name"] for row in results["rows"]] == ["chance", "colour_histogram", "att", "noatt"]
     assert results["splits"] == [0, 1] and results["n_splits_protocol"] == 5
-    dataset = Dataset(data)
+    dataset = Dataset(synth24)
     for k in (0, 1):
         ids = split_ids(dataset, tiny_config(), k, None)
         for name in ("att", "noatt"):
@@ -78,32 +73,32 @@ def test_every_row_runs_on_the_same_splits_and_a_rerun_reuses_them(data, tmp_pat
         assert after["metrics"]["nmse_per_emotion"] == before["metrics"]["nmse_per_emotion"]
 
 
-def test_rows_must_share_their_splits(data, tmp_path):
+def test_rows_must_share_their_splits(synth24, tmp_path):
     first, second = write_configs(tmp_path / "configs")
     second.write_text(yaml.safe_dump(tiny_mapping("train.feature_cache=true", "data.split_seed=3")))
     with pytest.raises(KavanError, match="different splits"):
-        run_ablation(AblationSettings(data=data, configs=(first, second), out=tmp_path / "out", baselines=(),
+        run_ablation(AblationSettings(data=synth24, configs=(first, second), out=tmp_path / "out", baselines=(),
                                       progress=False), ["kavan"])
     second.write_text(yaml.safe_dump(tiny_mapping("train.feature_cache=true", "data.split_mode=folds")))
     with pytest.raises(KavanError, match="different splits .*split_mode"):
-        run_ablation(AblationSettings(data=data, configs=(first, second), out=tmp_path / "out", baselines=(),
+        run_ablation(AblationSettings(data=synth24, configs=(first, second), out=tmp_path / "out", baselines=(),
                                       progress=False), ["kavan"])
     with pytest.raises(KavanError, match="--splits"):
-        run_ablation(AblationSettings(data=data, configs=(first,), out=tmp_path / "out", baselines=(), n_splits=6,
+        run_ablation(AblationSettings(data=synth24, configs=(first,), out=tmp_path / "out", baselines=(), n_splits=6,
                                       progress=False), ["kavan"])
 
 
-def test_command_prints_the_tables_and_records_the_command(data, tmp_path, capsys):
+def test_command_prints_the_tables_and_records_the_command(synth24, tmp_path, capsys):
     from kavan.cli import main
 
     first, _ = write_configs(tmp_path / "configs")
     out = tmp_path / "cli"
-    assert main(["ablation", "--data", str(data), "--configs", str(first), "--splits", "1", "--baselines",
+    assert main(["ablation", "--data", str(synth24), "--configs", str(first), "--splits", "1", "--baselines",
                  "--out", str(out), "--cache-dir", str(tmp_path / "features"), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "## Table 1: quadrant accuracy" in printed and "| Soft" not in printed and "| att |" in printed
     saved = json.loads((out / "results.json").read_text())
-    assert saved["command"] == ["kavan", "ablation", "--data", str(data), "--configs", str(first), "--settings",
+    assert saved["command"] == ["kavan", "ablation", "--data", str(synth24), "--configs", str(first), "--settings",
                                 "bench", "--splits", "1", "--out", str(out), "--cache-dir",
                                 str(tmp_path / "features"), "--baselines"]
     assert [row["name"] for row in saved["rows"]] == ["chance", "att"]

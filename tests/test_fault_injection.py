@@ -19,7 +19,6 @@ import yaml
 from dataset_folder import write_csv
 from kavan.core.emotions import EMOTIONS
 from malformed_gifs import corpus, good_gif
-from predict_model import write_tiny_model
 from training_data import tiny_mapping
 
 CASES = corpus()
@@ -85,8 +84,8 @@ def test_info_reports_each_header_level_fault_in_one_line_and_goes_on(media):
 
 
 @pytest.mark.slow
-def test_predict_gives_one_error_record_per_bad_file_and_predicts_the_rest(media, tmp_path):
-    model = write_tiny_model(tmp_path / "model.safetensors")
+def test_predict_gives_one_error_record_per_bad_file_and_predicts_the_rest(media, tiny_model, tmp_path):
+    model = tiny_model
     out = tmp_path / "p.jsonl"
     paths = _paths(media)
     code, _, err, rss = run("predict", *paths, "--checkpoint", str(model), "--out", str(out), "--workers", "0",
@@ -146,7 +145,7 @@ def test_data_check_reports_each_bad_file_once_as_unreadable_media(media):
 
 
 @pytest.mark.slow
-def test_serve_answers_each_bad_upload_with_one_error_and_goes_on(media, tmp_path):
+def test_serve_answers_each_bad_upload_with_one_error_and_goes_on(media, tiny_model):
     """Every corpus file uploaded to the demo server: a 4xx JSON error naming the upload and the reason, and a
     good GIF still predicted after all of them."""
     import http.client
@@ -155,7 +154,7 @@ def test_serve_answers_each_bad_upload_with_one_error_and_goes_on(media, tmp_pat
     import kavan
     from kavan.serve.app import ServeSettings, make_server
 
-    predictor = kavan.load(write_tiny_model(tmp_path / "model.safetensors"), "cpu")
+    predictor = kavan.load(tiny_model, "cpu")
     server = make_server(predictor, ServeSettings(port=0))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

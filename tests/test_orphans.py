@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from kavan.keypoints import cache as keypoint_cache
-from predict_model import write_tiny_model
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -140,9 +139,9 @@ def test_killed_keypoints_run_leaves_no_worker(real_gifs, tmp_path, sig):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
-def test_killed_predict_run_leaves_no_decoding_worker(real_gifs, tmp_path, sig):
+def test_killed_predict_run_leaves_no_decoding_worker(real_gifs, tiny_model, tmp_path, sig):
     """Killed with --overlay once a line is out: the decoding worker (holding frames it cannot hand over) exits."""
-    checkpoint = write_tiny_model(tmp_path / "model.safetensors")
+    checkpoint = tiny_model
     folder = tmp_path / "many"
     folder.mkdir()
     for path in sorted(real_gifs.glob("*.gif")):
@@ -174,13 +173,13 @@ def test_killed_predict_run_leaves_no_decoding_worker(real_gifs, tmp_path, sig):
 
 
 @pytest.mark.slow
-def test_killed_training_run_leaves_no_loader_worker(tmp_path):
+def test_killed_training_run_leaves_no_loader_worker(synth24, tmp_path):
     """kavan train end to end with two loader workers, killed with SIGKILL mid-epoch: the workers exit."""
     import yaml
 
-    from training_data import make_synth, tiny_mapping
+    from training_data import tiny_mapping
 
-    data = make_synth(tmp_path / "data", n=24)
+    data = synth24
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(tiny_mapping("train.workers=2", "train.epochs=50", "data.augment=true")))
     with open(tmp_path / "err.txt", "w") as err_handle:

@@ -6,7 +6,6 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import av
 import numpy as np
@@ -27,18 +26,13 @@ from predict_model import CELLS, SYNTH_RECORD, rig_bright_attention, write_tiny_
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_model(tmp_path_factory.mktemp("model") / "model.safetensors")
-
-
-@pytest.fixture(scope="module")
-def predictor(checkpoint):
-    return kavan.load(checkpoint, device="cpu")
+def predictor(tiny_model):
+    return kavan.load(tiny_model, device="cpu")
 
 
 @pytest.fixture
-def rigged(checkpoint):
-    loaded = kavan.load(checkpoint, device="cpu")
+def rigged(tiny_model):
+    loaded = kavan.load(tiny_model, device="cpu")
     rig_bright_attention(loaded)
     return loaded
 
@@ -51,7 +45,7 @@ def reference_outputs(predictor, frames: np.ndarray):
     return out.intensities[0].numpy(), out.quadrant_logits[0].numpy(), out.attention[0].numpy()
 
 
-def test_predict_a_real_gif_gives_the_models_numbers(predictor, checkpoint, real_gifs):
+def test_predict_a_real_gif_gives_the_models_numbers(predictor, tiny_model, real_gifs):
     result = predictor.predict(real_gifs / "cool.gif")  # 53 frames: segments of 13, 13, 13, 14 frames
     assert isinstance(result, Prediction)
     assert result.frames_used == [6, 19, 32, 46]
@@ -70,7 +64,7 @@ def test_predict_a_real_gif_gives_the_models_numbers(predictor, checkpoint, real
     assert sum(result.quadrant.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
 
     assert result.path == str(real_gifs / "cool.gif")
-    assert result.model.checkpoint == str(checkpoint.resolve())
+    assert result.model.checkpoint == str(tiny_model.resolve())
     assert result.model.trained_on == SYNTH_RECORD and result.model.synthgif
     assert result.model.config_hash == SYNTH_RECORD["config_hash"]  # the hash the trainer recorded
 
@@ -201,11 +195,11 @@ def test_batch_prediction_matches_one_by_one_and_goes_on_after_bad_files(predict
         assert result.analysis.attention is None  # frames not kept unless pictures are asked for
 
 
-def test_kavan_load_refuses_bad_checkpoints(tmp_path, checkpoint, real_gifs):
+def test_kavan_load_refuses_bad_checkpoints(tmp_path, tiny_model, real_gifs):
     with pytest.raises(KavanError, match="cannot read"):
         kavan.load(tmp_path / "missing.safetensors")
     damaged = tmp_path / "damaged.safetensors"
-    damaged.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    damaged.write_bytes(tiny_model.read_bytes()[: tiny_model.stat().st_size // 2])
     with pytest.raises(KavanError, match="not a safetensors file") as caught:
         kavan.load(damaged)
     assert caught.value.path == str(damaged)
@@ -220,7 +214,7 @@ def test_kavan_load_refuses_bad_checkpoints(tmp_path, checkpoint, real_gifs):
     with pytest.raises(KavanError, match="pickle"):
         kavan.load(pickled)
     with pytest.raises(KavanError, match="unknown device"):
-        kavan.load(checkpoint, device="tpu")
+        kavan.load(tiny_model, device="tpu")
 
 
 def test_import_kavan_stays_light():

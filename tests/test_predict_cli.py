@@ -21,11 +21,6 @@ from kavan.predict.inputs import InputFile, expand_inputs, picture_path
 from predict_model import write_tiny_model
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_model(tmp_path_factory.mktemp("model") / "model.safetensors")
-
-
 @pytest.fixture
 def folder(tmp_path, real_gifs) -> Path:
     """gifs/: bad.gif (text), cool.gif and like-a-boss.gif (links to the real GIFs), notes.txt (ignored),
@@ -49,16 +44,16 @@ def lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-def test_one_file_gives_one_indented_object_equal_to_the_api(checkpoint, real_gifs, capsys):
+def test_one_file_gives_one_indented_object_equal_to_the_api(tiny_model, real_gifs, capsys):
     path = str(real_gifs / "dis-good.gif")
-    assert main(["predict", path, "--checkpoint", str(checkpoint)]) == 0
+    assert main(["predict", path, "--checkpoint", str(tiny_model)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("{\n  \"path\"")  # indented for a person reading it
-    assert json.loads(out) == kavan.load(checkpoint, "cpu").predict(path).to_json()
+    assert json.loads(out) == kavan.load(tiny_model, "cpu").predict(path).to_json()
 
 
-def test_folder_gives_json_lines_in_order_with_error_lines_and_exit_1(checkpoint, folder, capsys, caplog):
-    code = main(["predict", str(folder), "--checkpoint", str(checkpoint), "--workers", "1", "--batch-size", "2"])
+def test_folder_gives_json_lines_in_order_with_error_lines_and_exit_1(tiny_model, folder, capsys, caplog):
+    code = main(["predict", str(folder), "--checkpoint", str(tiny_model), "--workers", "1", "--batch-size", "2"])
     records = lines(capsys.readouterr().out)
     assert code == 1
     assert [os.path.relpath(r["path"], folder) for r in records] == EXPECTED_ORDER
@@ -69,25 +64,25 @@ def test_folder_gives_json_lines_in_order_with_error_lines_and_exit_1(checkpoint
     assert "bad.gif: unrecognised content" in caplog.text  # the failure is logged too
 
 
-def test_several_files_with_a_missing_one(checkpoint, real_gifs, tmp_path, capsys):
+def test_several_files_with_a_missing_one(tiny_model, real_gifs, tmp_path, capsys):
     missing = str(tmp_path / "missing.gif")
-    code = main(["predict", str(real_gifs / "rainbow-vomit.gif"), missing, "--checkpoint", str(checkpoint)])
+    code = main(["predict", str(real_gifs / "rainbow-vomit.gif"), missing, "--checkpoint", str(tiny_model)])
     records = lines(capsys.readouterr().out)
     assert code == 1 and len(records) == 2
     assert records[1] == {"path": missing, "error": "file not found"}
     assert records[0]["frames_used"] == [0, 0, 1, 1]
 
 
-def test_all_good_files_exit_0(checkpoint, real_gifs, capsys):
+def test_all_good_files_exit_0(tiny_model, real_gifs, capsys):
     names = ["rainbow-vomit.gif", "like-a-boss.gif"]
-    assert main(["predict", *(str(real_gifs / n) for n in names), "--checkpoint", str(checkpoint),
+    assert main(["predict", *(str(real_gifs / n) for n in names), "--checkpoint", str(tiny_model),
                  "--workers", "0"]) == 0
     assert [Path(r["path"]).name for r in lines(capsys.readouterr().out)] == names
 
 
-def test_pictures_are_written_per_file_with_mirrored_names(checkpoint, folder, tmp_path, capsys):
+def test_pictures_are_written_per_file_with_mirrored_names(tiny_model, folder, tmp_path, capsys):
     overlay, chart = tmp_path / "overlay", tmp_path / "chart"
-    main(["predict", str(folder), "--checkpoint", str(checkpoint), "--overlay", str(overlay), "--chart", str(chart)])
+    main(["predict", str(folder), "--checkpoint", str(tiny_model), "--overlay", str(overlay), "--chart", str(chart)])
     records = lines(capsys.readouterr().out)
     good = EXPECTED_ORDER[1:]
     assert sorted(str(p.relative_to(overlay)) for p in overlay.rglob("*.gif")) == [f"{n}.overlay.gif" for n in good]
@@ -112,10 +107,10 @@ def test_overlay_needs_a_model_with_attention(tmp_path, real_gifs, capsys):
     (b"GIF89a not a model", "not a safetensors file"),
     ("half", "not a safetensors file"),
 ])
-def test_bad_checkpoint_is_one_clear_error(checkpoint, real_gifs, tmp_path, capsys, content, message):
+def test_bad_checkpoint_is_one_clear_error(tiny_model, real_gifs, tmp_path, capsys, content, message):
     bad = tmp_path / "bad.safetensors"
     if content == "half":
-        bad.write_bytes(checkpoint.read_bytes()[:5000])
+        bad.write_bytes(tiny_model.read_bytes()[:5000])
     elif content is not None:
         bad.write_bytes(content)
     code = main(["predict", str(real_gifs / "cool.gif"), "--checkpoint", str(bad)])
@@ -124,15 +119,15 @@ def test_bad_checkpoint_is_one_clear_error(checkpoint, real_gifs, tmp_path, caps
     assert captured.err.startswith(f"kavan predict: error: {bad}: {message}")
 
 
-def test_empty_folder_is_an_error(checkpoint, tmp_path, capsys):
+def test_empty_folder_is_an_error(tiny_model, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    assert main(["predict", str(tmp_path / "empty"), "--checkpoint", str(checkpoint)]) == 1
+    assert main(["predict", str(tmp_path / "empty"), "--checkpoint", str(tiny_model)]) == 1
     assert "no media files found" in capsys.readouterr().err
 
 
-def test_out_then_resume_after_a_torn_line(checkpoint, folder, tmp_path, capsys, caplog):
+def test_out_then_resume_after_a_torn_line(tiny_model, folder, tmp_path, capsys, caplog):
     out = tmp_path / "results" / "predictions.jsonl"
-    args = ["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(out)]
+    args = ["predict", str(folder), "--checkpoint", str(tiny_model), "--out", str(out)]
     assert main(args) == 1
     assert capsys.readouterr().out == ""  # the lines went to the file
     first = out.read_text().splitlines()
@@ -153,12 +148,12 @@ def test_out_then_resume_after_a_torn_line(checkpoint, folder, tmp_path, capsys,
     assert out.read_text().splitlines() == first
 
 
-def test_resume_refuses_a_file_that_is_not_predict_output(checkpoint, folder, tmp_path, capsys):
+def test_resume_refuses_a_file_that_is_not_predict_output(tiny_model, folder, tmp_path, capsys):
     out = tmp_path / "other.jsonl"
     out.write_text('{"path": "x.gif", "error": "file not found"}\nhello world\n{"path": "y.gif"}\n')
-    assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(out), "--resume"]) == 1
+    assert main(["predict", str(folder), "--checkpoint", str(tiny_model), "--out", str(out), "--resume"]) == 1
     assert "line 2 is not a JSON object" in capsys.readouterr().err
-    assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--resume"]) == 2
+    assert main(["predict", str(folder), "--checkpoint", str(tiny_model), "--resume"]) == 2
     assert "--resume needs --out" in capsys.readouterr().err
 
 
@@ -172,11 +167,11 @@ def test_resume_refuses_a_file_that_is_not_predict_output(checkpoint, folder, tm
     (["--workers", "-1"], "--workers -1: must be 0"),
     (["--device", "gpu"], "--device gpu: unknown device 'gpu'"),
 ])
-def test_a_bad_argument_is_one_line_naming_it_and_exit_2(checkpoint, real_gifs, tmp_path, capsys, extra, message):
+def test_a_bad_argument_is_one_line_naming_it_and_exit_2(tiny_model, real_gifs, tmp_path, capsys, extra, message):
     existing = tmp_path / "notes.txt"
     existing.write_text("a file, not a folder")
     fill = {"file": existing, "tmp": tmp_path}
-    code = main(["predict", str(real_gifs / "cool.gif"), "--checkpoint", str(checkpoint),
+    code = main(["predict", str(real_gifs / "cool.gif"), "--checkpoint", str(tiny_model),
                  *(arg.format(**fill) for arg in extra)])
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
@@ -186,11 +181,11 @@ def test_a_bad_argument_is_one_line_naming_it_and_exit_2(checkpoint, real_gifs, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing written
 
 
-def test_a_picture_that_cannot_be_written_stops_the_run_with_one_line(checkpoint, folder, tmp_path, capsys):
+def test_a_picture_that_cannot_be_written_stops_the_run_with_one_line(tiny_model, folder, tmp_path, capsys):
     chart = tmp_path / "chart"
     chart.mkdir()
     (chart / "sub").write_text("a file where the sub-folder's charts go")
-    code = main(["predict", str(folder), "--checkpoint", str(checkpoint), "--chart", str(chart), "--workers", "0",
+    code = main(["predict", str(folder), "--checkpoint", str(tiny_model), "--chart", str(chart), "--workers", "0",
                  "--no-progress"])
     err = capsys.readouterr().err.splitlines()
     assert code == 1 and len(err) == 1
@@ -198,12 +193,12 @@ def test_a_picture_that_cannot_be_written_stops_the_run_with_one_line(checkpoint
                               "picture")
 
 
-def test_a_second_writer_of_the_same_out_file_is_refused(checkpoint, folder, tmp_path, capsys):
+def test_a_second_writer_of_the_same_out_file_is_refused(tiny_model, folder, tmp_path, capsys):
     """Two runs resuming one file would both append the paths left; while one holds the file, another is refused."""
     out = tmp_path / "p.jsonl"
     first = '{"path": "x.gif", "error": "file not found"}\n'
     out.write_text(first)
-    command = [sys.executable, "-m", "kavan", "predict", str(folder), "--checkpoint", str(checkpoint), "--out",
+    command = [sys.executable, "-m", "kavan", "predict", str(folder), "--checkpoint", str(tiny_model), "--out",
                str(out), "--resume", "--no-progress", "--workers", "0"]
     with open(out, "ab") as holder:
         fcntl.flock(holder.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running kavan predict holds
@@ -213,12 +208,12 @@ def test_a_second_writer_of_the_same_out_file_is_refused(checkpoint, folder, tmp
                                                   "predict run (it holds the file's lock); wait for that run to end, "
                                                   "then run again with --resume")
         assert "Traceback" not in second.stderr and out.read_text() == first  # nothing written by the second run
-    assert main(["predict", str(folder), "--checkpoint", str(checkpoint), "--out", str(out), "--resume"]) == 1
+    assert main(["predict", str(folder), "--checkpoint", str(tiny_model), "--out", str(out), "--resume"]) == 1
     paths = [json.loads(line)["path"] for line in out.read_text().splitlines()]
     assert paths == ["x.gif", *(str(folder / name) for name in EXPECTED_ORDER)]
 
 
-def test_the_out_file_is_locked_while_a_run_writes_it(checkpoint, real_gifs, tmp_path, monkeypatch):
+def test_the_out_file_is_locked_while_a_run_writes_it(tiny_model, real_gifs, tmp_path, monkeypatch):
     """The lock is held for the whole run: taken before the recorded paths are read, released at the end."""
     from kavan.predict import jsonl
 
@@ -237,7 +232,7 @@ def test_the_out_file_is_locked_while_a_run_writes_it(checkpoint, real_gifs, tmp
     original = jsonl.JsonLinesOutput.write
     monkeypatch.setattr(jsonl.JsonLinesOutput, "write", probe_lock)
     names = ["rainbow-vomit.gif", "like-a-boss.gif"]
-    assert main(["predict", *(str(real_gifs / n) for n in names), "--checkpoint", str(checkpoint), "--out",
+    assert main(["predict", *(str(real_gifs / n) for n in names), "--checkpoint", str(tiny_model), "--out",
                  str(out), "--workers", "0"]) == 0
     assert seen == ["locked", "locked"]
     with open(out, "ab") as other:
@@ -245,7 +240,7 @@ def test_the_out_file_is_locked_while_a_run_writes_it(checkpoint, real_gifs, tmp
 
 
 @pytest.mark.slow
-def test_a_killed_run_leaves_whole_lines_and_resume_finishes_it(checkpoint, real_gifs, tmp_path):
+def test_a_killed_run_leaves_whole_lines_and_resume_finishes_it(tiny_model, real_gifs, tmp_path):
     """Kill `kavan predict --out` (SIGKILL) once it has written a line; resume; each path once, all lines whole."""
     names = sorted(p.name for p in real_gifs.glob("*.gif"))
     folder = tmp_path / "many"
@@ -253,7 +248,7 @@ def test_a_killed_run_leaves_whole_lines_and_resume_finishes_it(checkpoint, real
     for name in names:
         (folder / name).symlink_to(real_gifs / name)
     out = tmp_path / "p.jsonl"
-    command = [sys.executable, "-m", "kavan", "predict", str(folder), "--checkpoint", str(checkpoint), "--out",
+    command = [sys.executable, "-m", "kavan", "predict", str(folder), "--checkpoint", str(tiny_model), "--out",
                str(out), "--batch-size", "1", "--no-progress"]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

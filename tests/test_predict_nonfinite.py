@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,13 @@ from kavan.cli import main
 from kavan.core.errors import KavanError
 from kavan.models.storage import NonFiniteWeights, save_model
 from kavan.predict import load
-from predict_model import write_tiny_model
 
 
 @pytest.fixture(scope="module")
-def nan_model(tmp_path_factory) -> Path:
-    """The tiny model file with one head weight set to NaN, written past save_model (which refuses it)."""
-    path = write_tiny_model(tmp_path_factory.mktemp("model") / "model.safetensors")
+def nan_model(tiny_model, tmp_path_factory) -> Path:
+    """A copy of the shared tiny model file with one head weight set to NaN, written past save_model (which
+    refuses it)."""
+    path = Path(shutil.copyfile(tiny_model, tmp_path_factory.mktemp("model") / "model.safetensors"))
     tensors = load_file(path)
     with safe_open(path, framework="pt") as handle:
         metadata = handle.metadata()

@@ -14,12 +14,12 @@ from kavan.core.errors import KavanError
 from kavan.predict import ModelInfo, OverlayStyle, chart_png, overlay_gif, write_chart, write_overlay
 from kavan.predict.pictures import QUADRANT_COLOURS, overlay_frames
 from kavan.predict.result import make_prediction
-from predict_model import SYNTH_RECORD, rig_bright_attention, write_tiny_model
+from predict_model import SYNTH_RECORD, rig_bright_attention
 
 
 @pytest.fixture(scope="module")
-def rigged(tmp_path_factory):
-    predictor = kavan.load(write_tiny_model(tmp_path_factory.mktemp("model") / "m.safetensors"), device="cpu")
+def rigged(tiny_model):
+    predictor = kavan.load(tiny_model, device="cpu")
     rig_bright_attention(predictor)
     return predictor
 

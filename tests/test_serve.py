@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
@@ -23,19 +22,13 @@ from kavan.cli import main
 from kavan.core.emotions import EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
 from kavan.serve import ServeSettings, make_server
-from predict_model import write_tiny_model
 
 LIMIT = 1_000_000
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_model(tmp_path_factory.mktemp("model") / "model.safetensors")
-
-
-@pytest.fixture(scope="module")
-def server(checkpoint):
-    server = make_server(kavan.load(checkpoint, "cpu"), ServeSettings(port=0, max_upload_bytes=LIMIT))
+def server(tiny_model):
+    server = make_server(kavan.load(tiny_model, "cpu"), ServeSettings(port=0, max_upload_bytes=LIMIT))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -73,22 +66,22 @@ def test_page_and_its_files_are_served(server):
         assert request(server, "GET", route)[0] == 404, route
 
 
-def test_info_has_what_the_page_needs(server, checkpoint):
+def test_info_has_what_the_page_needs(server, tiny_model):
     status, _, body = request(server, "GET", "/api/info")
     info = json.loads(body)
     assert status == 200
     assert info["emotions"] == list(EMOTIONS) and info["quadrants"] == list(QUADRANTS)
     assert set(info["emotion_quadrant"]) == set(EMOTIONS)
     assert info["max_upload_bytes"] == LIMIT and info["accepted"] == "GIF, MP4, WebM, PNG or JPEG"
-    assert info["model"]["checkpoint"] == str(checkpoint.resolve())
+    assert info["model"]["checkpoint"] == str(tiny_model.resolve())
     assert "SynthGIF" in info["notice"]
 
 
-def test_upload_predicts_like_the_api(server, checkpoint, real_gifs):
+def test_upload_predicts_like_the_api(server, tiny_model, real_gifs):
     blob = (real_gifs / "cool.gif").read_bytes()
     status, answer = upload(server, blob, "my cool.gif")
     assert status == 200
-    expected = kavan.load(checkpoint, "cpu").predict(real_gifs / "cool.gif").to_json()
+    expected = kavan.load(tiny_model, "cpu").predict(real_gifs / "cool.gif").to_json()
     expected["path"] = "my cool.gif"
     assert answer["prediction"] == expected
     assert answer["overlay"].startswith("data:image/gif;base64,")
@@ -153,7 +146,7 @@ def test_upload_without_length_or_to_a_wrong_route(server):
     assert request(server, "POST", "/api/other", b"x")[0] == 404
 
 
-def test_settings_are_checked(checkpoint):
+def test_settings_are_checked(tiny_model):
     with pytest.raises(KavanError, match="upload limit"):
         ServeSettings(max_upload_bytes=0)
     with pytest.raises(KavanError, match="unknown upload formats"):
@@ -161,11 +154,11 @@ def test_settings_are_checked(checkpoint):
 
 
 @pytest.mark.slow
-def test_kavan_serve_command_serves_until_interrupted(checkpoint):
+def test_kavan_serve_command_serves_until_interrupted(tiny_model):
     # A test run started in the background (``cmd &`` in a non-interactive shell) inherits SIGINT ignored, and a
     # Python started with SIGINT ignored never raises KeyboardInterrupt: give the server the default disposition,
     # as a terminal would, so that the SIGINT below is the Ctrl-C it stands for.
-    process = subprocess.Popen([sys.executable, "-m", "kavan", "serve", "--checkpoint", str(checkpoint), "--port", "0",
+    process = subprocess.Popen([sys.executable, "-m", "kavan", "serve", "--checkpoint", str(tiny_model), "--port", "0",
                                 "--max-upload-mb", "2.5", "--device", "cpu"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

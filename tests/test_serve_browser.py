@@ -19,7 +19,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 import kavan
 from kavan.core.emotions import EMOTIONS
 from kavan.serve import ServeSettings, make_server
-from predict_model import write_tiny_model
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -34,8 +33,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def served(tmp_path):
-    predictor = kavan.load(write_tiny_model(tmp_path / "model.safetensors"), "cpu")
+def served(tiny_model):
+    predictor = kavan.load(tiny_model, "cpu")
     server = make_server(predictor, ServeSettings(port=0, max_upload_bytes=LIMIT))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -27,7 +27,6 @@ from kavan.predict import load as load_predictor
 from kavan.predict.pictures import overlay_gif
 from kavan.serve import ServeSettings, UploadRefused, make_server
 from kavan.serve.app import SERVE_LIMITS, DemoApp, WorkGate
-from predict_model import write_tiny_model
 
 
 def frame_bomb(width: int, height: int, n_frames: int = 9000) -> bytes:
@@ -46,8 +45,8 @@ SMALL_PNG = png_bytes(Image.new("RGB", (24, 16), (90, 120, 150)))
 
 
 @pytest.fixture(scope="module")
-def predictor(tmp_path_factory):
-    return kavan.load(write_tiny_model(tmp_path_factory.mktemp("model") / "model.safetensors"), "cpu")
+def predictor(tiny_model):
+    return kavan.load(tiny_model, "cpu")
 
 
 @contextmanager

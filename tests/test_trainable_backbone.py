@@ -20,16 +20,11 @@ from kavan.models.backbone import Backbone
 from kavan.models.storage import load_model
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.trainer import parameter_groups
-from training_data import make_synth, tiny_config, tiny_mapping
+from training_data import tiny_config, tiny_mapping
 
 REPO = Path(__file__).resolve().parents[1]
 # the tiny network's last module (MobileNetV2 features.18: 1x1 conv 320 -> 1280, BN, ReLU6) trains
 PARTLY = ("model.frozen=false", "model.frozen_until=features.17", "train.feature_cache=true")
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_synth(tmp_path_factory.mktemp("synth") / "data", n=16)
 
 
 def _frames(model: KAVAN, b: int = 2) -> torch.Tensor:
@@ -116,11 +111,11 @@ def test_backbone_learning_rate_is_a_second_parameter_group():
         config, train=dataclasses.replace(config.train, backbone_lr_scale=1.0)))) == 1
 
 
-def test_training_moves_the_tail_and_nothing_of_the_frozen_part(data, tmp_path):
+def test_training_moves_the_tail_and_nothing_of_the_frozen_part(synth16, tmp_path):
     config = tmp_path / "partly.yaml"
     config.write_text(yaml.safe_dump(tiny_mapping(*PARTLY, "train.epochs=2", "train.backbone_lr_scale=0.5")))
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(run),
+    assert main(["train", "--config", str(config), "--data", str(synth16), "--out", str(run),
                  "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 0
     start = KAVAN(load_config(config).model).state_dict()
     trained = load_model(run / "model.safetensors").model.state_dict()

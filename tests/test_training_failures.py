@@ -5,7 +5,6 @@ config with a non-finite number is refused before anything is written."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -14,14 +13,9 @@ import yaml
 from gif_bytes import Frame, gif_bytes, graphic_control
 from kavan.cli import main
 from kavan.training.checkpoint import load_checkpoint
-from training_data import make_synth, tiny_mapping
+from training_data import tiny_mapping
 
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    return make_synth(tmp_path_factory.mktemp("synth") / "data", n=16, seed=2)
 
 
 def corrupt_gif(bad: int = 6) -> bytes:
@@ -41,9 +35,8 @@ def _config(tmp_path, *overrides):
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["end-to-end", "cached"])
-def test_a_gif_with_a_corrupt_frame_is_left_out_and_recorded(clean, tmp_path, cached):
-    data = tmp_path / "data"
-    shutil.copytree(clean, data)
+def test_a_gif_with_a_corrupt_frame_is_left_out_and_recorded(synth16_copy, tmp_path, cached):
+    data = synth16_copy
     victim = sorted(p.stem for p in (data / "gifs").iterdir())[3]
     (data / "gifs" / f"{victim}.gif").write_bytes(corrupt_gif())
     overrides = ["data.augment=false", "train.feature_cache=true"] if cached else ["data.augment=true"]
@@ -58,10 +51,10 @@ def test_a_gif_with_a_corrupt_frame_is_left_out_and_recorded(clean, tmp_path, ca
     assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 15
 
 
-def test_a_diverging_run_stops_with_an_error_and_writes_no_model(clean, tmp_path, capsys):
+def test_a_diverging_run_stops_with_an_error_and_writes_no_model(synth16, tmp_path, capsys):
     run = tmp_path / "run"
     config = _config(tmp_path, "train.lr=1.0e+30", "train.epochs=3", "train.feature_cache=true")
-    code = main(["train", "--config", str(config), "--data", str(clean), "--out", str(run),
+    code = main(["train", "--config", str(config), "--data", str(synth16), "--out", str(run),
                  "--cache-dir", str(tmp_path / "cache"), "--no-progress"])
     assert code != 0
     err = capsys.readouterr().err
@@ -74,10 +67,10 @@ def test_a_diverging_run_stops_with_an_error_and_writes_no_model(clean, tmp_path
 
 
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
-def test_non_finite_config_numbers_are_refused_before_a_run_folder_exists(clean, tmp_path, capsys, value):
+def test_non_finite_config_numbers_are_refused_before_a_run_folder_exists(synth16, tmp_path, capsys, value):
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(tiny_mapping()).replace("lr: 0.003", f"lr: {value}"))
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--data", str(clean), "--out", str(run), "--no-progress"]) != 0
+    assert main(["train", "--config", str(config), "--data", str(synth16), "--out", str(run), "--no-progress"]) != 0
     assert "train.lr must be a finite number" in capsys.readouterr().err
     assert not run.exists()

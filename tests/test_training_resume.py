@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from kavan.cli import main
 from kavan.training.checkpoint import load_checkpoint
-from training_data import make_synth, tiny_mapping
+from training_data import tiny_mapping
 
 # End to end (frozen backbone, frames decoded every step) with augmentation and dropout, so that the frame and
 # crop draws, the flips and the dropout masks all have to come back exactly; 4 steps per epoch, a checkpoint
@@ -25,8 +25,8 @@ OVERRIDES = ("train.epochs=4", "train.checkpoint_every=3", "data.augment=true", 
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_reaches_the_same_result(tmp_path):
-    data = make_synth(tmp_path / "data", n=24)
+def test_sigkill_mid_epoch_then_resume_reaches_the_same_result(synth24, tmp_path):
+    data = synth24
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(tiny_mapping(*OVERRIDES)))
     args = ["train", "--config", str(config), "--data", str(data), "--no-progress"]

@@ -18,12 +18,7 @@ from kavan.models.storage import load_model
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.evaluation import load_predictions
 from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, quadrant_accuracy
-from training_data import make_synth, tiny_mapping
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_synth(tmp_path_factory.mktemp("synth") / "data", n=24)
+from training_data import tiny_mapping
 
 
 @pytest.fixture
@@ -35,13 +30,13 @@ def config_file(tmp_path):
     return write
 
 
-def test_train_lowers_the_loss_and_writes_the_run_folder(data, config_file, tmp_path, capsys):
+def test_train_lowers_the_loss_and_writes_the_run_folder(synth24, config_file, tmp_path, capsys):
     # folds: the training GIFs the 20 % loss drop below was measured on (on 24 GIFs the drop after 6 epochs is
     # 14-24 % depending on which 19 or 20 GIFs train)
     config = config_file("train.epochs=6", "train.lr=0.01", "model.frozen=true", "train.feature_cache=true",
                          "train.checkpoint_every=5", "data.split_mode=folds")
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(run), "--split", "1",
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(run), "--split", "1",
                  "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 0
     printed = json.loads(capsys.readouterr().out)
 
@@ -62,7 +57,7 @@ def test_train_lowers_the_loss_and_writes_the_run_folder(data, config_file, tmp_
     assert test["accuracy"] == pytest.approx(quadrant_accuracy(pred, target, predictions.quadrant_logits))
     assert predictions.attention.shape == (metrics["n_test"], 4, 2, 2)
     np.testing.assert_allclose(predictions.attention.sum(axis=(2, 3)), 1.0, rtol=1e-5)
-    dataset = Dataset(data)
+    dataset = Dataset(synth24)
     test_ids = dataset.splits(mode="folds")[1][1]
     assert predictions.ids == test_ids and predictions.frame_indices[0].tolist() == [1, 3, 5, 7]
     assert metrics["n_test"] == len(test_ids) and metrics["n_train"] == 24 - len(test_ids)
@@ -81,17 +76,17 @@ def test_train_lowers_the_loss_and_writes_the_run_folder(data, config_file, tmp_
     assert any(p.name.startswith("events.out.tfevents") for p in (run / "tensorboard").iterdir())
 
     # A finished run is reused by --resume; a non-empty folder without --resume is refused.
-    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(run), "--split", "1",
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(run), "--split", "1",
                  "--cache-dir", str(tmp_path / "cache"), "--resume", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out) == printed
-    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(run), "--no-progress"]) == 1
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(run), "--no-progress"]) == 1
     assert "run folder exists and is not empty" in capsys.readouterr().err
 
 
-def test_evaluate_runs_every_split_and_reports_mean_and_std(data, config_file, tmp_path, capsys):
+def test_evaluate_runs_every_split_and_reports_mean_and_std(synth24, config_file, tmp_path, capsys):
     config = config_file("train.epochs=1", "data.n_splits=2")
     out = tmp_path / "eval"
-    assert main(["evaluate", "--config", str(config), "--data", str(data), "--out", str(out), "--no-progress"]) == 0
+    assert main(["evaluate", "--config", str(config), "--data", str(synth24), "--out", str(out), "--no-progress"]) == 0
     printed = json.loads(capsys.readouterr().out)
     summary = json.loads((out / SUMMARY_JSON).read_text())
     assert summary["splits"] == [0, 1] == printed["splits"]
@@ -107,43 +102,43 @@ def test_evaluate_runs_every_split_and_reports_mean_and_std(data, config_file, t
     assert summary["dataset"]["n_gifs"] == 24 and summary["command"][:2] == ["kavan", "evaluate"]
 
 
-def test_bad_input_is_one_clear_error(data, config_file, tmp_path, capsys):
+def test_bad_input_is_one_clear_error(synth24, config_file, tmp_path, capsys):
     config = config_file()
     assert main(["train", "--config", str(config), "--data", str(tmp_path / "absent"), "--out",
                  str(tmp_path / "r")]) == 1
     assert "dataset folder not found" in capsys.readouterr().err
-    assert main(["train", "--config", str(config), "--data", str(data), "--split", "7", "--out",
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--split", "7", "--out",
                  str(tmp_path / "r")]) == 1
     assert "split 7 does not exist: there are 5" in capsys.readouterr().err
-    assert main(["train", "--config", str(config), "--data", str(data), "--set", "train.batch_size=64", "--out",
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--set", "train.batch_size=64", "--out",
                  str(tmp_path / "r"), "--no-progress"]) == 1
     assert "fewer than one batch of 64" in capsys.readouterr().err
 
 
-def test_bfloat16_autocast_trains_on_the_cpu_and_gpu_settings_are_checked(data, config_file, tmp_path, capsys):
+def test_bfloat16_autocast_trains_on_the_cpu_and_gpu_settings_are_checked(synth24, config_file, tmp_path, capsys):
     config = config_file("train.epochs=1", "train.amp=bf16", "train.feature_cache=true")
     run = tmp_path / "bf16"
-    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(run),
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(run),
                  "--cache-dir", str(tmp_path / "cache"), "--no-progress"]) == 0
     capsys.readouterr()
     row = next(csv.DictReader(open(run / "log.csv")))
     assert np.isfinite(float(row["train_total"])) and float(row["train_total"]) > 0
-    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "fp16"),
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(tmp_path / "fp16"),
                  "--set", "train.amp=fp16", "--no-progress"]) == 1
     assert "train.amp fp16 needs a GPU" in capsys.readouterr().err
     if not __import__("torch").cuda.is_available():
-        assert main(["train", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "gpu"),
+        assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(tmp_path / "gpu"),
                      "--set", "train.device=cuda", "--no-progress"]) == 1
         assert "no CUDA device is available" in capsys.readouterr().err
 
 
-def test_split_file_chooses_the_train_and_test_gifs(data, config_file, tmp_path, capsys):
-    ids = Dataset(data).ids
+def test_split_file_chooses_the_train_and_test_gifs(synth24, config_file, tmp_path, capsys):
+    ids = Dataset(synth24).ids
     split_file = tmp_path / "splits.json"
     split_file.write_text(json.dumps({"splits": [{"train": ids[:8], "test": ids[8:12]},
                                                  {"train": ids[4:20], "test": ids[20:]}]}))
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config_file("train.epochs=1")), "--data", str(data), "--split-file",
+    assert main(["train", "--config", str(config_file("train.epochs=1")), "--data", str(synth24), "--split-file",
                  str(split_file), "--split", "1", "--out", str(run), "--no-progress"]) == 0
     capsys.readouterr()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -152,14 +147,14 @@ def test_split_file_chooses_the_train_and_test_gifs(data, config_file, tmp_path,
     assert json.loads((run / "run.json").read_text())["split"]["source"] == f"split file {split_file}"
 
 
-def test_best_validation_epoch_is_kept_and_min_steps_sets_the_epochs(data, config_file, tmp_path, capsys):
+def test_best_validation_epoch_is_kept_and_min_steps_sets_the_epochs(synth24, config_file, tmp_path, capsys):
     # 24 GIFs: split 0 trains on 19, a quarter of them (5) held out for validation; the other 14 in full batches
     # of 4 give 3 batches an epoch, so min_steps 18 needs ceil(18 / 3) = 6 epochs although train.epochs says 2
     config = config_file("train.epochs=2", "train.min_steps=18", "train.batch_size=4", "train.lr=0.01",
                          "model.frozen=true", "train.feature_cache=true", "data.val_fraction=0.25",
                          "train.select=best_val", "loss.regression=nmse_per_emotion")
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(run), "--cache-dir",
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(run), "--cache-dir",
                  str(tmp_path / "cache"), "--no-progress"]) == 0
     capsys.readouterr()
     rows = list(csv.DictReader(open(run / "log.csv")))
@@ -175,8 +170,8 @@ def test_best_validation_epoch_is_kept_and_min_steps_sets_the_epochs(data, confi
         assert torch.equal(a, b), name
 
 
-def test_best_val_without_a_validation_hold_out_is_refused(data, config_file, tmp_path, capsys):
+def test_best_val_without_a_validation_hold_out_is_refused(synth24, config_file, tmp_path, capsys):
     config = config_file("train.select=best_val", "data.val_fraction=0.0")
-    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "run"),
+    assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(tmp_path / "run"),
                  "--no-progress"]) != 0
     assert "val_fraction" in capsys.readouterr().err
