@@ -4,6 +4,29 @@ folders and the tiny model file that several modules read, each built once per t
 The shared folders and the model file are read only: a test that changes its data takes a copy
 (``synth16_copy``, or ``shutil.copytree`` / ``shutil.copyfile`` into its own ``tmp_path``). At the end of the session
 each shared folder is compared with what it held when it was built, and a change is reported as an error.
+
+Slow tests are marked ``@pytest.mark.slow``: each took 4.5 s or more in timed runs on two shared CPU cores, where
+no unmarked test went above about 4 s. ``make test`` runs them all; to leave them out:
+``.venv/bin/python -m pytest -m "not slow"``. What makes them slow:
+
+- test_paper_configs.py: every paper row (ResNet-50 trained end to end at 224 px, T = 8) for two optimiser steps,
+  interrupted and resumed: 20-50 s each, most of the suite's time.
+- test_demo.py: ``kavan demo`` end to end (SynthGIF, two bench rows, both baselines, the pictures), twice.
+- test_models_kavan.py: the full-size ResNet-50 KAVAN forward and backward on the CPU.
+- test_packaging.py: the demo and the ablation run from the unpacked wheel, in a second interpreter.
+- test_training_ddp.py: torchrun with two processes, then the same run in one.
+- test_training_resume.py: a training run in a second interpreter, killed with SIGKILL mid-epoch, then resumed.
+- test_ablation.py (the two-split run): two trained rows and a baseline on two splits, then the rerun.
+- test_predict_cli.py: a predict run killed and resumed; a second writer of the same out file (second interpreters).
+- test_fault_injection.py: predict and train (cached and end to end) over the malformed-media corpus, each in a
+  fresh interpreter that imports torch.
+- test_orphans.py: predict (SIGKILL, SIGTERM) and train runs in a second interpreter, killed, their workers awaited.
+- test_keypoints_run.py: two keypoint workers against one; a keypoints run killed mid-way and rerun.
+- test_serve.py: ``kavan serve`` started in a second interpreter and interrupted.
+- test_serve_browser.py: the web demo in a headless Chromium (skipped without chromium and chromedriver).
+
+Most of the time of the second-interpreter tests is that interpreter importing torch, so they slow down most on a
+busy machine.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ def write_configs(folder):
     return tuple(paths)
 
 
+@pytest.mark.slow
 def test_every_row_runs_on_the_same_splits_and_a_rerun_reuses_them(synth24, tmp_path):
     configs = write_configs(tmp_path / "configs")
     settings = AblationSettings(data=synth24, configs=configs, out=tmp_path / "out", baselines=("colour_histogram",),

@@ -27,7 +27,6 @@ def synth(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", list(BASELINES))
 def test_run_baseline_gives_metrics_in_range_and_equal_to_its_own_fit(synth, tmp_path_factory, name):
     dataset = Dataset(synth)
@@ -53,7 +52,6 @@ def test_run_baseline_gives_metrics_in_range_and_equal_to_its_own_fit(synth, tmp
     assert result["nmse_per_emotion"] == pytest.approx(metrics.nmse_per_emotion(pred, y_test), rel=1e-12)
 
 
-@pytest.mark.slow
 def test_face_features_mark_the_synthgif_gifs_without_a_face(synth, tmp_path_factory):
     dataset = Dataset(synth)
     truth = [json.loads(line) for line in (synth / "groundtruth" / "gifs.jsonl").read_text().splitlines()]

@@ -63,7 +63,6 @@ def _errors_named(stderr: str, path: str) -> list[str]:
     return [line for line in stderr.splitlines() if path in line]
 
 
-@pytest.mark.slow
 def test_info_reports_each_header_level_fault_in_one_line_and_goes_on(media):
     paths = _paths(media)
     code, out, err, rss = run("info", *paths, cwd=media)
@@ -125,7 +124,6 @@ def test_training_leaves_every_bad_file_out_with_its_reason(media, tmp_path, cac
         assert not list((tmp_path / "cache").rglob("*.tmp*"))
 
 
-@pytest.mark.slow
 def test_data_check_reports_each_bad_file_once_as_unreadable_media(media):
     code, out, err, rss = run("data", "check", str(media), "--json", "--workers", "2", cwd=media)
     assert code == 1 and rss < RSS_LIMIT_MB
@@ -144,7 +142,6 @@ def test_data_check_reports_each_bad_file_once_as_unreadable_media(media):
         assert str(media / "gifs" / f"{name}.gif") not in by_path
 
 
-@pytest.mark.slow
 def test_serve_answers_each_bad_upload_with_one_error_and_goes_on(media, tiny_model):
     """Every corpus file uploaded to the demo server: a 4xx JSON error naming the upload and the reason, and a
     good GIF still predicted after all of them."""
@@ -190,7 +187,6 @@ def test_serve_answers_each_bad_upload_with_one_error_and_goes_on(media, tiny_mo
         thread.join(timeout=10)
 
 
-@pytest.mark.slow
 def test_keypoints_fails_each_bad_file_once_and_caches_the_rest(media, tmp_path):
     import shutil
 

@@ -99,7 +99,6 @@ def _kavan(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "kavan", *args], env=env, **kwargs)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_killed_keypoints_run_leaves_no_worker(real_gifs, tmp_path, sig):
     """Killed while its two workers are busy (one cache written, folgers' 204 frames under way)."""

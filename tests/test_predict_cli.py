@@ -193,6 +193,7 @@ def test_a_picture_that_cannot_be_written_stops_the_run_with_one_line(tiny_model
                               "picture")
 
 
+@pytest.mark.slow
 def test_a_second_writer_of_the_same_out_file_is_refused(tiny_model, folder, tmp_path, capsys):
     """Two runs resuming one file would both append the paths left; while one holds the file, another is refused."""
     out = tmp_path / "p.jsonl"
