@@ -15,7 +15,7 @@ from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.data.loader import prepare_clips
 from kavan.data.transforms import FrameTransform
 from kavan.models import KAVAN
-from kavan.training.trainer import _encoder
+from kavan.training.trainer import frozen_encoder
 from training_data import make_synth, tiny_config
 
 
@@ -44,7 +44,7 @@ def _model(*overrides):
 def _fill(data, model, root, frames="all", dtype="float32"):
     cache = FeatureCache(root, cache_key(model, frames, dtype))
     clips = prepare_clips(data, data.ids, progress=False).clips
-    return cache, cache.fill(data, clips, _encoder(model), progress=False)
+    return cache, cache.fill(data, clips, frozen_encoder(model), progress=False)
 
 
 def test_features_are_the_backbone_output_of_every_frame(data, tmp_path):
@@ -112,7 +112,7 @@ def test_a_bad_gif_is_reported_and_the_others_are_cached(data, tmp_path):
     blob = media.read_bytes()
     media.write_bytes(blob[: len(blob) // 3])  # probe passed earlier; decoding now fails half-way
     cache = FeatureCache(tmp_path / "cache", cache_key(model, "all", "float32"))
-    report = cache.fill(data, clips, _encoder(model), progress=False)
+    report = cache.fill(data, clips, frozen_encoder(model), progress=False)
     assert list(report.failed) == [data.ids[4]] and str(media) in report.failed[data.ids[4]]
     assert report.computed == 5 and not cache.path(data.ids[4]).exists()
 

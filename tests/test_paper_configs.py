@@ -55,7 +55,7 @@ def test_paper_row_trains_two_steps_resumes_and_predicts(path, data, tmp_path, m
     torch.manual_seed(config.train.seed)
     start = KAVAN(config.model).state_dict()  # the weights the run starts from (same seed, same order)
 
-    step = trainer._train_step
+    step = trainer.train_step
     calls = []
 
     def first_step_then_stop(*args, **kwargs):
@@ -65,12 +65,12 @@ def test_paper_row_trains_two_steps_resumes_and_predicts(path, data, tmp_path, m
         return step(*args, **kwargs)
 
     run = tmp_path / "run"
-    monkeypatch.setattr(trainer, "_train_step", first_step_then_stop)
+    monkeypatch.setattr(trainer, "train_step", first_step_then_stop)
     with pytest.raises(Interrupted):
         trainer.train_split(config, root, run, split_file=split, progress=False)
     assert load_checkpoint(run / "checkpoint.safetensors").progress["step"] == 1
     assert not (run / "model.safetensors").exists()
-    monkeypatch.setattr(trainer, "_train_step", step)
+    monkeypatch.setattr(trainer, "train_step", step)
 
     result = trainer.train_split(config, root, run, split_file=split, resume=True, progress=False)
     assert result.metrics["steps"] == 2 and result.metrics["n_train"] == 4

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
 from kavan.cli import main
-from kavan.config import load_config
+from kavan.config import SHIPPED_DIR, load_config
 from kavan.core.errors import KavanError
 from kavan.data.feature_cache import cache_key, weights_sha256
 from kavan.experiments.ablation import PAPER_ROWS, default_configs
@@ -22,7 +21,6 @@ from kavan.training.checkpoint import load_checkpoint
 from kavan.training.trainer import parameter_groups
 from training_data import tiny_config, tiny_mapping
 
-REPO = Path(__file__).resolve().parents[1]
 # the tiny network's last module (MobileNetV2 features.18: 1x1 conv 320 -> 1280, BN, ReLU6) trains
 PARTLY = ("model.frozen=false", "model.frozen_until=features.17", "train.feature_cache=true")
 
@@ -131,10 +129,10 @@ def test_training_moves_the_tail_and_nothing_of_the_frozen_part(synth16, tmp_pat
 
 
 def test_the_bench_trainable_setting_has_the_six_rows_and_differs_from_bench_only_in_what_trains():
-    configs = default_configs("bench-trainable", REPO)
+    configs = default_configs("bench-trainable")
     assert [p.stem for p in configs] == list(PAPER_ROWS)
     for path in configs:
-        trainable, frozen = load_config(path).to_dict(), load_config(REPO / "configs" / "bench" / path.name).to_dict()
+        trainable, frozen = load_config(path).to_dict(), load_config(SHIPPED_DIR / "bench" / path.name).to_dict()
         assert trainable["model"].pop("frozen") is False and frozen["model"].pop("frozen") is True
         assert trainable["model"].pop("frozen_until") == "features.12"
         assert trainable["train"].pop("backbone_lr_scale") == 1.0  # chosen on validation over 0.1
@@ -143,11 +141,11 @@ def test_the_bench_trainable_setting_has_the_six_rows_and_differs_from_bench_onl
 
 
 def test_describe_says_what_trains():
-    report = describe(REPO / "configs" / "bench-trainable" / "resnet50-hslstm.yaml")
+    report = describe("bench-trainable/resnet50-hslstm")
     assert report["trains"] == ["backbone.body.features.13", "temporal", "heads"]
     assert report["parameters"]["backbone_trainable"] == 118272
     assert report["cached_shape"] == {"channels": 96, "cells": 14}
-    frozen = describe(REPO / "configs" / "bench" / "resnet50-hslstm.yaml")
+    frozen = describe("bench/resnet50-hslstm")
     assert frozen["trains"] == ["temporal", "heads"] and frozen["backbone_lr"] is None
-    paper = describe(REPO / "configs" / "resnet50-hslstm.yaml")
+    paper = describe("paper/resnet50-hslstm")
     assert paper["trains"] == ["backbone", "temporal", "heads"] and paper["cached_shape"] is None

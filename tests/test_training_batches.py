@@ -17,7 +17,7 @@ from kavan.media.sampling import tsn_indices
 from kavan.models import KAVAN
 from kavan.training.distributed import GlobalBatchSampler
 from kavan.training.losses import LossTargets, total_loss
-from kavan.training.trainer import _encoder
+from kavan.training.trainer import frozen_encoder
 from training_data import make_synth, tiny_config
 
 
@@ -79,7 +79,7 @@ def test_cached_and_end_to_end_batches_give_the_same_loss(data, model, tmp_path)
     config = tiny_config()
     clips = prepare_clips(data, data.ids, progress=False).clips
     cache = FeatureCache(tmp_path, cache_key(model, "all", "float32"))
-    cache.fill(data, clips, _encoder(model), progress=False)
+    cache.fill(data, clips, frozen_encoder(model), progress=False)
     for train in (True, False):
         frames_set = ClipDataset(data, clips, 4, 64, model.cells, config.data, train=train, seed=3)
         cached_set = FeatureClipDataset(cache, data, clips, 4, 64, model.cells, config.data, train=train, seed=3,
@@ -104,7 +104,7 @@ def test_float16_cache_changes_the_loss_only_slightly(data, model, tmp_path):
     losses = []
     for dtype in ("float32", "float16"):
         cache = FeatureCache(tmp_path, cache_key(model, "all", dtype))
-        cache.fill(data, clips, _encoder(model), progress=False)
+        cache.fill(data, clips, frozen_encoder(model), progress=False)
         batch = next(iter(DataLoader(FeatureClipDataset(cache, data, clips, 4, 64, model.cells, config.data,
                                                         train=False, progress=False), batch_size=8)))
         assert batch["features"].dtype == getattr(torch, dtype)

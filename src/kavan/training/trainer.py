@@ -375,7 +375,7 @@ def train_one_epoch(run: Run, epoch: int) -> dict[str, Any]:
                disable=not run.show_progress)
     for batch in bar:
         try:
-            values = _train_step(run.net, batch, config, run.optimizer, run.scheduler, run.scaler, run.trainable,
+            values = train_step(run.net, batch, config, run.optimizer, run.scheduler, run.scaler, run.trainable,
                                  run.dist, run.target_stats)
         except Diverged as err:
             raise _diverged(run, epoch, err) from None
@@ -534,11 +534,6 @@ def train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Kav
     return dict(zip(present, values.tolist()))
 
 
-# The loop calls the step by this module-level name, so that a test can stop a run after any step
-# (tests/test_paper_configs.py replaces it).
-_train_step = train_step
-
-
 def _global_kp(terms: dict[str, torch.Tensor], targets: LossTargets, config: KavanConfig, dist: Distributed) -> None:
     """Make this rank's L_kp (in ``terms``, and its share of the total) count as the global batch's.
 
@@ -618,7 +613,6 @@ def frozen_encoder(model: KAVAN):
     return encode
 
 
-_encoder = frozen_encoder  # the name tests/test_feature_cache.py and tests/test_training_batches.py import
 
 
 def grad_scaler(amp: str, device: torch.device):
