@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import ipaddress
 import json
 import logging
 import math
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -57,6 +55,7 @@ from kavan.media.sampling import tsn_indices
 from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
 from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
+from kavan.serve.http_checks import host_names, is_loopback, is_wildcard, misdirected  # noqa: F401 (kavan.cli.serve)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,6 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
 DRAIN_BYTES = 64 * 1024 * 1024
 FORMAT_NAMES = {"gif": "GIF", "mp4": "MP4", "webm": "WebM", "png": "PNG", "jpeg": "JPEG", "webp": "WebP",
                 "mov": "MOV", "mkv": "MKV"}
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 RETRY_AFTER_S = 5
 """Retry-After of a 503: about the time one upload at the server's limits takes to decode and predict."""
 
@@ -86,21 +84,6 @@ max_composited_pixels: 2^29 = 537 M canvas pixels x frames decoded for one uploa
     Compositing full 2048 x 2048 frames took about 13 ns of CPU a canvas pixel on the project's machine, so this
     bounds the decoding of one upload to about 7 s of one core.
 """
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a host name or address only reaches this machine (localhost, 127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def is_wildcard(host: str) -> bool:
-    """Whether a bind address means every interface of the machine."""
-    return host.strip("[]") in ("", "0.0.0.0", "::")
 
 
 @dataclass(frozen=True)
@@ -361,51 +344,12 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     # -- is the request meant for this server? ---------------------------------------------------------------
 
-    def _host_names(self) -> set[str]:
-        """The host names a client may put in its Host header: the bound address (for a wildcard bind, the
-        address this connection arrived on and the machine's name), the loopback names when that address is
-        loopback, and ServeSettings.allowed_hosts."""
-        settings = self.server.app.settings
-        bound = settings.host.strip("[]").lower()
-        names = {name.lower() for name in settings.allowed_hosts}
-        if is_wildcard(bound):
-            bound = self.connection.getsockname()[0].lower()
-            names.add(socket.gethostname().lower())
-        names.add(bound)
-        if is_loopback(bound):
-            names |= LOOPBACK_NAMES
-        return names
-
     def _misdirected(self) -> UploadRefused | None:
-        """Why the request is not for this server (Host header: DNS rebinding; Origin header on a POST: another
-        site's page), or None. A rebinding page's requests carry its own name in Host; a browser sends Origin
-        with every POST, and its own origin for the demo's page."""
-        port = self.server.server_address[1]
-        host = self.headers.get("Host")
-        if host is None:
-            return UploadRefused(HTTPStatus.BAD_REQUEST, "the request has no Host header")
-        try:
-            parts = urlsplit("//" + host.strip())
-            name, host_port = parts.hostname, parts.port or 80
-        except ValueError:
-            name = None
-        if name is None or parts.path or parts.username is not None or not host.strip():
-            return UploadRefused(HTTPStatus.BAD_REQUEST, f"bad Host header {host!r}")
-        if name not in self._host_names() or host_port != port:
-            return UploadRefused(HTTPStatus.MISDIRECTED_REQUEST,
-                                 f"Host {host!r} is not this server's address ({self.server.url}): open the page "
-                                 "at that address, or start kavan serve with --allow-host NAME")
-        origin = self.headers.get("Origin")
-        if self.command == "POST" and origin is not None:
-            try:
-                other = urlsplit(origin.strip())
-                same = (other.scheme, other.hostname, other.port or 80) == ("http", name, host_port)
-            except ValueError:
-                same = False
-            if not same:
-                return UploadRefused(HTTPStatus.FORBIDDEN, f"cross-origin upload refused: Origin {origin!r} is "
-                                                           f"not this server's origin (http://{host.strip()})")
-        return None
+        """Why the request is not for this server (kavan.serve.http_checks.misdirected), or None."""
+        settings = self.server.app.settings
+        names = host_names(settings.host, settings.allowed_hosts, self.connection.getsockname()[0])
+        problem = misdirected(self.headers, self.command, self.server.server_address[1], names, self.server.url)
+        return None if problem is None else UploadRefused(*problem)
 
     # -- GET -----------------------------------------------------------------------------------------------
 
