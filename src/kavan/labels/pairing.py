@@ -29,6 +29,7 @@ self-pairs are skipped.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 
 import numpy as np
@@ -45,7 +46,7 @@ class PairSelector:
 
     def __init__(self, ids: list[str], emotions: list[str], strategy: str = "active", seed: int = 0,
                  params: TrueSkillParams = TrueSkillParams(), *, n_anchors: int = 8, n_near: int = 16,
-                 n_far: int = 16, explore: float = 0.1):
+                 n_far: int = 16, balance: bool = True, explore: float = 0.1):
         if strategy not in STRATEGIES:
             raise KavanError(f"unknown pairing strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         self.ids = list(ids)
@@ -60,6 +61,7 @@ class PairSelector:
         self.params = params
         self.seed = seed
         self.n_anchors, self.n_near, self.n_far, self.explore = n_anchors, n_near, n_far, explore
+        self.balance = balance
         self.reset()
 
     # -- state -------------------------------------------------------------------------------------------
@@ -71,9 +73,11 @@ class PairSelector:
         self.sigma = np.full(shape, self.params.sigma)
         self.counts = np.zeros(shape, dtype=np.int64)
         self._n_votes = 0
+        self._n_draws = 0
         self._rng = np.random.default_rng(self.seed)
         self._queues: list[list[tuple[int, int]]] = [[] for _ in self.emotions]
         self._turn = 0
+        self._fitted: dict[float, TrueSkillParams] = {}
         self._order: list[np.ndarray | None] = [None] * len(self.emotions)
 
     @property
@@ -99,6 +103,7 @@ class PairSelector:
         row_mu[i], row_sigma[i], row_mu[j], row_sigma[j] = (float(x[0]) for x in new)
         self.counts[e, [i, j]] += 1
         self._n_votes += 1
+        self._n_draws += w == "neither"
         self._order[e] = None
 
     def _index(self, gif_a: str, gif_b: str, emotion: str) -> tuple[int, int, int]:
@@ -150,33 +155,55 @@ class PairSelector:
         return None
 
     def _next_active(self, blocked: set[tuple[int, int, int]]) -> tuple[int, int, int] | None:
-        anchors = self._anchors()
-        e_idx, i_idx = np.divmod(anchors, len(self.ids))
-        cand_e, cand_i, cand_j = [], [], []
-        for e, i in zip(e_idx.tolist(), i_idx.tolist()):
-            partners = np.concatenate([self._near(e, i), self._rng.integers(0, len(self.ids), self.n_far)])
-            cand_e.append(np.full(len(partners), e))
-            cand_i.append(np.full(len(partners), i))
-            cand_j.append(partners)
-        e_all, i_all, j_all = (np.concatenate(x) for x in (cand_e, cand_i, cand_j))
+        e_idx, i_idx = np.divmod(self._anchors(), len(self.ids))
+        cand = [self._partners(e, i) for e, i in zip(e_idx.tolist(), i_idx.tolist())]
+        e_all = np.concatenate([np.full(len(j), e) for e, j in zip(e_idx.tolist(), cand)])
+        i_all = np.concatenate([np.full(len(j), i) for i, j in zip(i_idx.tolist(), cand)])
+        j_all = np.concatenate(cand)
         gain = expected_variance_drop(self.mu[e_all, i_all], self.sigma[e_all, i_all],
-                                      self.mu[e_all, j_all], self.sigma[e_all, j_all], self.params)
+                                      self.mu[e_all, j_all], self.sigma[e_all, j_all], self._selection_params())
         gain = np.where(i_all == j_all, -np.inf, gain)
+        if self.balance:  # partners that have not yet had this round's vote come first
+            gain = np.where(self.counts[e_all, j_all] <= self.counts[e_all, i_all], gain + 1e6, gain)
         for k in np.argsort(-gain, kind="stable").tolist():
             i, j, e = int(i_all[k]), int(j_all[k]), int(e_all[k])
             if np.isfinite(gain[k]) and self._free(i, j, e, blocked):
                 return i, j, e
         return None
 
+    def _partners(self, e: int, i: int) -> np.ndarray:
+        """Candidate partners of GIF i in emotion e: nearest in mu, random, and (balanced) random among those
+        with no more votes than i."""
+        parts = [self._near(e, i), self._rng.integers(0, len(self.ids), self.n_far)]
+        if self.balance:
+            behind = np.flatnonzero(self.counts[e] <= self.counts[e, i])
+            parts.append(behind[self._rng.integers(0, len(behind), self.n_far)])
+        return np.concatenate(parts)
+
+    def _selection_params(self) -> TrueSkillParams:
+        """The TrueSkill model the choice is scored with: the rating model, with the draw probability set to
+        the observed share of "neither" (plus 10 pseudo-votes at the model's own draw probability)."""
+        p = (self._n_draws + 10 * self.params.draw_probability) / (self._n_votes + 10)
+        p = round(min(max(p, 0.01), 0.95), 2)
+        if p not in self._fitted:
+            self._fitted[p] = dataclasses.replace(self.params, draw_probability=p)
+        return self._fitted[p]
+
     def _anchors(self) -> np.ndarray:
-        """Flat (emotion·N + GIF) indices: the most uncertain entries, or one random entry to explore."""
+        """Flat (emotion·N + GIF) indices of the GIFs to find a partner for.
+
+        Balanced: one entry with the fewest votes (ties at random), so every GIF gets its k-th vote in an
+        emotion before any gets its (k+1)-th, as in GIFGIF's rounds. Unbalanced: the ``n_anchors`` entries
+        with the largest sigma, or with probability ``explore`` one entry at random.
+        """
         size = self.sigma.size
+        jitter = self._rng.random(size) * 1e-3
+        if self.balance:
+            return np.array([int(np.argmin(self.counts.ravel() + jitter))])
         if self._rng.random() < self.explore:
             return self._rng.integers(0, size, 1)
         k = min(self.n_anchors, size)
-        jitter = self._rng.random(size) * 1e-9 * self.params.sigma
-        key = self.sigma.ravel() + jitter
-        return np.argpartition(-key, k - 1)[:k]
+        return np.argpartition(-(self.sigma.ravel() / self.params.sigma + jitter), k - 1)[:k]
 
     def _near(self, e: int, i: int) -> np.ndarray:
         """The ``n_near`` GIFs whose mu is nearest GIF i's in emotion e (i itself may be among them)."""

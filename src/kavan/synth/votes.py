@@ -38,6 +38,24 @@ def pairings(n: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
 
 
+def answer_votes(latent_a: np.ndarray, latent_b: np.ndarray, cfg: SynthConfig,
+                 rng: np.random.Generator) -> np.ndarray:
+    """One annotator's answer per pair, as indices into ANSWERS (0 a, 1 b, 2 neither).
+
+    ``latent_a``/``latent_b`` are the two GIFs' latent intensities for the emotion asked (1-D, one entry per
+    vote; one vote is an array of length 1). The random draws come in a fixed order (perception noise, then
+    lapses), so ``simulate_votes`` and the active-pairing benchmark share one annotator.
+    """
+    latent_a, latent_b = np.atleast_1d(latent_a), np.atleast_1d(latent_b)
+    seen = np.stack([latent_a, latent_b], axis=1) + rng.normal(0.0, cfg.vote_noise, (len(latent_a), 2))
+    answer = np.where(seen[:, 0] > seen[:, 1], 0, 1)
+    weak = seen.max(axis=1) < cfg.neither_level
+    close = np.abs(seen[:, 0] - seen[:, 1]) < cfg.neither_margin
+    answer = np.where(weak | close, 2, answer)
+    lapse = rng.random(len(seen)) < cfg.vote_lapse
+    return np.where(lapse, rng.integers(0, 3, len(seen)), answer)
+
+
 def simulate_votes(latents: np.ndarray, ids: list[str], cfg: SynthConfig,
                    rng: np.random.Generator) -> list[tuple[str, str, str, str]]:
     """Votes (gif_a, gif_b, emotion, winner) for GIFs ``ids`` with latent intensities (N, 17)."""
@@ -45,13 +63,7 @@ def simulate_votes(latents: np.ndarray, ids: list[str], cfg: SynthConfig,
     rows: list[tuple[str, str, str, str]] = []
     for e, emotion in enumerate(EMOTIONS):
         pairs = pairings(n, cfg.votes_per_gif, rng)
-        seen = latents[pairs, e] + rng.normal(0.0, cfg.vote_noise, pairs.shape)
-        answer = np.where(seen[:, 0] > seen[:, 1], 0, 1)
-        weak = seen.max(axis=1) < cfg.neither_level
-        close = np.abs(seen[:, 0] - seen[:, 1]) < cfg.neither_margin
-        answer = np.where(weak | close, 2, answer)
-        lapse = rng.random(len(pairs)) < cfg.vote_lapse
-        answer = np.where(lapse, rng.integers(0, 3, len(pairs)), answer)
+        answer = answer_votes(latents[pairs[:, 0], e], latents[pairs[:, 1], e], cfg, rng)
         rows.extend((ids[a], ids[b], emotion, ANSWERS[w]) for (a, b), w in zip(pairs.tolist(), answer.tolist()))
     return rows
 
