@@ -1,0 +1,62 @@
+"""`kavan label DIR`: a web page that asks "which GIF shows more <emotion>?" about the GIFs in DIR/gifs and
+appends each answer to DIR/votes.csv (then `kavan scores DIR/votes.csv --out DIR/scores.csv`).
+
+Listens on 127.0.0.1:8000 by default (only this machine); any other ``--host`` needs ``--token``, which every
+request must then carry (the printed URL holds it). A second `kavan label` on the same folder is refused while
+the first runs. Runs until interrupted (Ctrl-C). Details: docs/labelling.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from kavan.cli.serve import port_number, seconds
+
+NAME = "label"
+HELP = "serve a page that asks which of two GIFs shows an emotion more, and append the answers to DIR/votes.csv"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", type=Path, metavar="DIR", help="dataset folder with the GIFs in DIR/gifs/")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only; others need --token)")
+    parser.add_argument("--port", type=port_number, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--token", metavar="T",
+                        help="a secret of 8 or more characters every request must carry (required with a --host "
+                             "other than loopback; the printed URL holds it)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="a name clients use to reach the server, besides the address it listens on "
+                             "(repeatable)")
+    parser.add_argument("--emotions", metavar="A,B",
+                        help="ask about these emotions only, separated by commas (default: all 17)")
+    parser.add_argument("--pairing", choices=("active", "random"), default="active",
+                        help="active (default): the question expected to shrink the rating uncertainty most; "
+                             "random: GIFGIF's shuffled rounds")
+    parser.add_argument("--annotator", metavar="NAME",
+                        help="the name recorded with each vote (default: the page asks once and remembers it)")
+    parser.add_argument("--hold", type=seconds, default=300.0, metavar="S",
+                        help="seconds a question shown stays reserved for its annotator (default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the question choice (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kavan.core.emotions import EMOTIONS
+    from kavan.serve.label_app import LabelSettings, make_label_server, parse_emotions
+
+    emotions = parse_emotions(args.emotions) if args.emotions is not None else EMOTIONS
+    settings = LabelSettings(host=args.host, port=args.port, token=args.token, allowed_hosts=tuple(args.allow_host),
+                             emotions=emotions, pairing=args.pairing, seed=args.seed, annotator=args.annotator,
+                             hold_s=args.hold)
+    server = make_label_server(args.folder, settings)
+    print(f"kavan label: open {server.page_url} (votes go to {server.app.votes.path}; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("stopped")
+    finally:
+        server.server_close()
+    return 0
