@@ -11,7 +11,7 @@ import pytest
 
 from kavan.core.emotions import EMOTIONS
 from kavan.synth import SynthConfig
-from kavan.synth.votes import pairings, simulate_votes, write_votes
+from kavan.synth.votes import answer_votes, pairings, simulate_votes, write_votes
 
 CLEAN = SynthConfig(vote_noise=0.0, vote_lapse=0.0, neither_level=0.3, neither_margin=0.05)
 
@@ -88,3 +88,37 @@ def test_votes_csv_has_the_gifgif_columns(tmp_path):
     with open(tmp_path / "votes.csv", newline="") as fh:
         back = list(csv.reader(fh))
     assert back == [["gif_a", "gif_b", "emotion", "winner"], ["x", "y", "anger", "a"], ["y", "x", "fear", "neither"]]
+
+
+def _simulate_votes_before_answer_votes(latents, ids, cfg, rng):
+    """simulate_votes as it was before answer_votes was factored out of it (the reference)."""
+    rows = []
+    for e, emotion in enumerate(EMOTIONS):
+        pairs = pairings(len(ids), cfg.votes_per_gif, rng)
+        seen = latents[pairs, e] + rng.normal(0.0, cfg.vote_noise, pairs.shape)
+        answer = np.where(seen[:, 0] > seen[:, 1], 0, 1)
+        weak = seen.max(axis=1) < cfg.neither_level
+        close = np.abs(seen[:, 0] - seen[:, 1]) < cfg.neither_margin
+        answer = np.where(weak | close, 2, answer)
+        lapse = rng.random(len(pairs)) < cfg.vote_lapse
+        answer = np.where(lapse, rng.integers(0, 3, len(pairs)), answer)
+        rows.extend((ids[a], ids[b], emotion, ("a", "b", "neither")[w]) for (a, b), w in zip(pairs.tolist(),
+                                                                                          answer.tolist()))
+    return rows
+
+
+@pytest.mark.parametrize("n, seed", [(11, 5), (8, 0)])
+def test_answer_votes_leaves_simulate_votes_output_unchanged(n, seed):
+    cfg = dataclasses.replace(SynthConfig(), votes_per_gif=3, vote_noise=0.2, vote_lapse=0.1)
+    ids = [f"g{i}" for i in range(n)]
+    lat = _latents(n, seed)
+    assert simulate_votes(lat, ids, cfg, np.random.default_rng(seed)) == \
+        _simulate_votes_before_answer_votes(lat, ids, cfg, np.random.default_rng(seed))
+
+
+def test_answer_votes_answers_one_vote():
+    clean = dataclasses.replace(CLEAN, vote_noise=0.0)
+    rng = np.random.default_rng(0)
+    assert answer_votes(np.array([0.9]), np.array([0.4]), clean, rng).tolist() == [0]
+    assert answer_votes(0.1, 0.2, clean, rng).tolist() == [2]
+    assert answer_votes(np.array([0.5, 0.6]), np.array([0.8, 0.62]), clean, rng).tolist() == [1, 2]

@@ -87,6 +87,8 @@ class PairSelector:
 
     def uncertainty(self) -> float:
         """Mean posterior variance over (GIF, emotion) over the prior variance: 1.0 before any vote."""
+        if self._n_votes == 0:
+            return 1.0  # exactly, where the mean of equal squares would round
         return float(np.clip(np.mean(self.sigma ** 2) / self.params.sigma ** 2, 0.0, 1.0))
 
     def observe(self, gif_a: str, gif_b: str, emotion: str, winner: str) -> None:
