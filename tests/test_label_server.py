@@ -203,6 +203,9 @@ def test_bad_requests_get_4xx_json(running, folder):
     assert running.json("GET", "/api/vote")[0] == 405
     assert running.json("POST", "/api/next", {})[0] == 405
     assert running.json("PUT", "/api/vote", {})[0] == 405
+    assert running.raw("HEAD", "/")[0] == 405
+    status, headers, blob = running.raw("FROB", "/")
+    assert status == 501 and headers["Content-Type"] == "application/json" and json.loads(blob)["error"]
     assert running.json("POST", "/api/other", {})[0] == 404
     assert running.raw("POST", "/api/vote", b"x" * 20_000)[0] == 413
     host, port = running.server.server_address[:2]

@@ -229,8 +229,14 @@ class LabelApp:
             return word
         return "a" if vote.winner == vote.gif_a else "b" if vote.winner == vote.gif_b else None
 
+    def current_status(self, annotator: str | None = None) -> dict[str, Any]:
+        """``status`` between two updates (an undo's replay is not seen half way)."""
+        with self._lock:
+            return self.status(annotator)
+
     def status(self, annotator: str | None = None) -> dict[str, Any]:
-        """Votes so far (in the file; the annotator's), the selector's remaining uncertainty, what is asked."""
+        """Votes so far (in the file; the annotator's), the selector's remaining uncertainty, what is asked.
+        The caller holds the lock."""
         votes = self.votes.votes()
         mine = Counter(v.annotator for v in votes)[annotator] if annotator else 0
         return {"votes": len(votes), "annotator_votes": mine, "counted": self.selector.n_votes,
@@ -470,7 +476,7 @@ class LabelHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, static.joinpath(name).read_bytes(), STATIC_FILES[name])
         elif route == "/api/status":
             annotator = clean_name(self._query().get("annotator"))
-            self._json(HTTPStatus.OK, app.status(annotator))
+            self._json(HTTPStatus.OK, app.current_status(annotator))
         elif route == "/api/next":
             annotator = app._annotator(self._query().get("annotator"))
             self._json(HTTPStatus.OK, app.next_question(annotator, self._query().get("ticket")))
@@ -540,10 +546,25 @@ class LabelHandler(BaseHTTPRequestHandler):
         return body
 
     def _not_allowed(self) -> None:
-        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not allowed; use GET or POST"},
-                   close=True, extra={"Allow": "GET, POST"})
+        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not allowed; use GET or POST")
 
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # noqa: N815
+    do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # noqa: N815
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a bad request line, an unknown method, headers too long) as JSON too, and
+        never with a body after HEAD."""
+        status = HTTPStatus(code)
+        self.send_response(status)
+        body = json.dumps({"error": message or status.phrase}).encode("utf-8")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", "GET, POST")
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 class LabelServer(ThreadingHTTPServer):
