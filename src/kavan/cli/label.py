@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kavan.core.emotions import EMOTIONS
+    from kavan.serve.http_checks import is_loopback
     from kavan.serve.label_app import LabelSettings, make_label_server, parse_emotions
 
     emotions = parse_emotions(args.emotions) if args.emotions is not None else EMOTIONS
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
                              emotions=emotions, pairing=args.pairing, seed=args.seed, annotator=args.annotator,
                              hold_s=args.hold)
     server = make_label_server(args.folder, settings)
+    if not is_loopback(args.host):
+        log.warning("--host %s can be reached from other machines: anyone with the token can see the GIFs and vote",
+                    args.host or "''")
     print(f"kavan label: open {server.page_url} (votes go to {server.app.votes.path}; Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
