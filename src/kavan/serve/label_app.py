@@ -431,7 +431,8 @@ class LabelHandler(BaseHTTPRequestHandler):
     def _check(self) -> None:
         """Refused unless the request is for this server (Host, Origin) and carries the token when there is one.
 
-        A POST must carry it in the header: a cookie would also come with a request another page makes."""
+        A POST must carry it in the header or the query: a cookie would also come with a request another page
+        makes."""
         settings = self.server.app.settings
         names = host_names(settings.host, settings.allowed_hosts, self.connection.getsockname()[0])
         problem = misdirected(self.headers, self.command, self.server.server_address[1], names, self.server.url,
