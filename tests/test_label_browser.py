@@ -10,26 +10,17 @@ import os
 import threading
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from headless_chromium import BROWSER_TESTS, chromium
 from kavan.core.issues import IssueLog
 from kavan.labels.ratings import parse_votes
 from kavan.labels.vote_log import VOTE_LOG_COLUMNS
 from kavan.serve.label_app import LabelSettings, make_label_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
-                       reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
-                              "apt-get install chromium chromium-driver"),
-]
+pytestmark = BROWSER_TESTS
 
 # how each of the 20 questions is answered: a button's id, or a key sent to the page
 ANSWERS = ["vote-a", Keys.ARROW_LEFT, "vote-b", Keys.ARROW_RIGHT, "vote-neither", Keys.ARROW_DOWN, "1", "2", "3",
@@ -52,13 +43,7 @@ def served(synth16_copy):
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--window-size=1100,760", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # a driver path: no Selenium Manager
+    driver = chromium(tmp_path / "profile", 1100, 760)
     yield driver
     driver.quit()
 

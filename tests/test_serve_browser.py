@@ -5,31 +5,22 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import kavan
+from headless_chromium import BROWSER_TESTS, chromium
 from kavan.core.emotions import EMOTIONS
 from kavan.serve import ServeSettings, make_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 LIMIT = 1_000_000  # a-bold-claim.gif (3.0 MB) is over it, cool.gif (0.2 MB) under
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
-                       reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
-                              "apt-get install chromium chromium-driver"),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture
@@ -46,13 +37,7 @@ def served(tiny_model):
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # a driver path: no Selenium Manager
+    driver = chromium(tmp_path / "profile", 1280, 900)
     yield driver
     driver.quit()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from kavan.core.overrides import as_arguments
 
@@ -32,3 +33,14 @@ def command_line(name: str, args: argparse.Namespace, options: list[str], extra:
         else:
             words.extend([flag, str(value)])
     return words + list(extra or []) + as_arguments(getattr(args, "overrides", []))
+
+
+def serve_until_interrupted(server) -> int:
+    """Run a web server until Ctrl-C, then close its socket; the exit status of `kavan serve` and `kavan label`."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        logging.getLogger("kavan.cli").info("stopped")
+    finally:
+        server.server_close()
+    return 0

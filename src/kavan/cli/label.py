@@ -12,6 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from kavan.cli._common import serve_until_interrupted
 from kavan.cli.serve import port_number, seconds
 
 NAME = "label"
@@ -57,10 +58,4 @@ def run(args: argparse.Namespace) -> int:
         log.warning("--host %s can be reached from other machines: anyone with the token can see the GIFs and vote",
                     args.host or "''")
     print(f"kavan label: open {server.page_url} (votes go to {server.app.votes.path}; Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        log.info("stopped")
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server)

@@ -12,6 +12,8 @@ import argparse
 import logging
 import math
 
+from kavan.cli._common import serve_until_interrupted
+
 NAME = "serve"
 HELP = "serve a web page that predicts an uploaded GIF and shows its attention overlay, emotion bars and quadrant"
 
@@ -109,10 +111,4 @@ def run(args: argparse.Namespace) -> int:
     warn_if_exposed(args.host)
     server = make_server(load(args.checkpoint, args.device), settings)
     print(f"kavan serve: open {server.url} (Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        log.info("stopped")
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -38,7 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -55,6 +54,7 @@ from kavan.media.sampling import tsn_indices
 from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
 from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
+from kavan.serve.handler import JsonHandler
 from kavan.serve.http_checks import host_names, is_loopback, is_wildcard, misdirected  # noqa: F401 (kavan.cli.serve)
 
 log = logging.getLogger(__name__)
@@ -310,37 +310,10 @@ class DemoApp:
             raise UploadRefused(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}: {err.reason}") from None
 
 
-class DemoHandler(BaseHTTPRequestHandler):
+class DemoHandler(JsonHandler):
     """Routes requests to the server's DemoApp; every answer is a whole response with a Content-Length."""
 
     server: DemoServer
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        self.timeout = self.server.app.settings.read_timeout_s
-        super().setup()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, close: bool = False,
-              extra: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: HTTPStatus, payload: dict[str, Any], close: bool = False,
-              extra: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode("utf-8"), "application/json", close, extra)
 
     # -- is the request meant for this server? ---------------------------------------------------------------
 

@@ -39,7 +39,7 @@ import unicodedata
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from kavan.core.issues import closest_name
 from kavan.labels.pairing import STRATEGIES, PairSelector
 from kavan.labels.vote_log import WINNERS, Vote, VoteLog, utc_now
 from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
+from kavan.serve.handler import JsonHandler
 from kavan.serve.http_checks import host_names, is_loopback, misdirected
 
 log = logging.getLogger(__name__)
@@ -376,37 +377,10 @@ class LabelApp:
             raise Refused(HTTPStatus.NOT_FOUND, f"{name!r}: cannot be read ({err.strerror})") from None
 
 
-class LabelHandler(BaseHTTPRequestHandler):
+class LabelHandler(JsonHandler):
     """Routes requests to the server's LabelApp; every answer is a whole response with a Content-Length."""
 
     server: LabelServer
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        self.timeout = self.server.app.settings.read_timeout_s
-        super().setup()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, close: bool = False,
-              extra: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: HTTPStatus, payload: dict[str, Any], close: bool = False,
-              extra: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode("utf-8"), "application/json", close, extra)
 
     def _refuse(self, refused: Refused, close: bool = False) -> None:
         log.info("refused %s %s: %s", self.command, urlsplit(self.path).path, refused.message)
