@@ -211,3 +211,19 @@ def test_the_sorted_header_is_what_safetensors_writes_for_that_order():
             assert tensorfile.encode_safetensors(arrays, META) == blob
             return
     pytest.skip("safetensors never wrote the metadata in sorted order")
+
+
+def test_sha256_of_is_remembered_only_while_the_file_is_unchanged(tmp_path, monkeypatch):
+    path = tmp_path / "media.gif"
+    blob = b"GIF89a\x01\x00\x01\x00\x80" + bytes(9)  # a header with a global colour table
+    path.write_bytes(blob)
+    first = sha256_of(path)
+    assert first == hashlib.sha256(blob).hexdigest()
+    reads = []
+    real_sha256 = hashlib.sha256
+    monkeypatch.setattr("kavan.core.tensorfile.hashlib.sha256", lambda *data: reads.append(1) or real_sha256(*data))
+    assert sha256_of(path) == first and reads == []  # unchanged: not read again
+    _change_bytes_keep_size_and_mtime(path)  # same size and mtime, other bytes: the ctime moved
+    changed = real_sha256(path.read_bytes()).hexdigest()
+    reads.clear()
+    assert sha256_of(path) == changed != first and reads == [1]
