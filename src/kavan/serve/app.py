@@ -37,7 +37,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -54,7 +53,7 @@ from kavan.media.sampling import tsn_indices
 from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
 from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
-from kavan.serve.handler import JsonHandler
+from kavan.serve.handler import AppServer, JsonHandler
 from kavan.serve.http_checks import host_names, is_loopback, is_wildcard, misdirected  # noqa: F401 (kavan.cli.serve)
 
 log = logging.getLogger(__name__)
@@ -434,19 +433,11 @@ class DemoHandler(JsonHandler):
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{name}: internal error (see the server log)"})
 
 
-class DemoServer(ThreadingHTTPServer):
-    """A threading HTTP server that carries the DemoApp its handlers use."""
+class DemoServer(AppServer):
+    """The server of a DemoApp: its handlers are DemoHandlers."""
 
-    daemon_threads = True
-
-    def __init__(self, app: DemoApp):
-        self.app = app
-        super().__init__((app.settings.host, app.settings.port), DemoHandler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+    app: DemoApp
+    handler = DemoHandler
 
 
 def make_server(predictor: Predictor, settings: ServeSettings = ServeSettings(),

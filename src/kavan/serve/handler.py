@@ -1,5 +1,5 @@
-"""The HTTP plumbing `kavan serve` and `kavan label` share: a request handler whose every answer is a whole
-response with a Content-Length, never cached and never sniffed, and whose errors are JSON.
+"""The HTTP plumbing `kavan serve` and `kavan label` share: a threading server that carries its app, and a
+request handler whose every answer is a whole response with a Content-Length, never cached and never sniffed.
 
 A server using it has an ``app`` with ``settings.read_timeout_s``: a client that stops sending for that long
 is cut off, so a half-sent request cannot hold a thread. Standard library only.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -46,3 +46,20 @@ class JsonHandler(BaseHTTPRequestHandler):
     def _json(self, status: HTTPStatus, payload: dict[str, Any], close: bool = False,
               extra: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode("utf-8"), "application/json", close, extra)
+
+
+class AppServer(ThreadingHTTPServer):
+    """A threading HTTP server bound to ``app.settings.host`` and ``port`` that carries the app its ``handler``
+    class uses (as ``self.server.app``); request threads do not keep the process alive."""
+
+    daemon_threads = True
+    handler: type[JsonHandler]
+
+    def __init__(self, app: Any):
+        self.app = app
+        super().__init__((app.settings.host, app.settings.port), self.handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"

@@ -39,7 +39,6 @@ import unicodedata
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,7 @@ from kavan.core.issues import closest_name
 from kavan.labels.pairing import STRATEGIES, PairSelector
 from kavan.labels.vote_log import WINNERS, Vote, VoteLog, utc_now
 from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
-from kavan.serve.handler import JsonHandler
+from kavan.serve.handler import AppServer, JsonHandler
 from kavan.serve.http_checks import host_names, is_loopback, misdirected
 
 log = logging.getLogger(__name__)
@@ -542,19 +541,11 @@ class LabelHandler(JsonHandler):
             self.wfile.write(body)
 
 
-class LabelServer(ThreadingHTTPServer):
-    """A threading HTTP server that carries the LabelApp its handlers use."""
+class LabelServer(AppServer):
+    """The server of a LabelApp: its handlers are LabelHandlers."""
 
-    daemon_threads = True
-
-    def __init__(self, app: LabelApp):
-        self.app = app
-        super().__init__((app.settings.host, app.settings.port), LabelHandler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+    app: LabelApp
+    handler = LabelHandler
 
     @property
     def page_url(self) -> str:
