@@ -1,9 +1,12 @@
-"""What several commands share: the ``--set`` option, the progress switch, and the command line a run records."""
+"""What several commands share: the ``--set`` option, the progress switch, the command line a run records, the
+argument types of the two web commands (argparse reports the option and the reason, exit code 2), and their
+serve-until-Ctrl-C loop."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 
 from kavan.core.overrides import as_arguments
 
@@ -44,3 +47,47 @@ def serve_until_interrupted(server) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _parsed(text: str, convert, what: str):
+    """``convert(text)``, or the argparse error "must be <what>" (argparse names the option; exit code 2)."""
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
+def port_number(text: str) -> int:
+    """--port: a TCP port, 0..65535."""
+    value = _parsed(text, int, "a whole number in 0..65535")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be in 0..65535 (0 picks a free port), got {value}")
+    return value
+
+
+def megabytes(text: str) -> float:
+    """--max-upload-mb: a finite number of MB that allows at least one byte (nan, inf, 0 and negatives are not)."""
+    value = _parsed(text, float, "a number of MB")
+    if not math.isfinite(value) or value * 1e6 < 1:
+        raise argparse.ArgumentTypeError(f"must be a finite number of MB of at least 0.000001, got {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """--read-timeout: a finite number of seconds > 0."""
+    value = _parsed(text, float, "a number of seconds")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def count(minimum: int):
+    """A type for whole-number arguments of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        value = _parsed(text, int, f"a whole number >= {minimum}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse

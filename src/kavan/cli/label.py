@@ -12,8 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from kavan.cli._common import serve_until_interrupted
-from kavan.cli.serve import port_number, seconds
+from kavan.cli._common import port_number, seconds, serve_until_interrupted
 
 NAME = "label"
 HELP = "serve a page that asks which of two GIFs shows an emotion more, and append the answers to DIR/votes.csv"

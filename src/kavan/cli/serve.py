@@ -10,62 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 
-from kavan.cli._common import serve_until_interrupted
+from kavan.cli._common import count, megabytes, port_number, seconds, serve_until_interrupted
 
 NAME = "serve"
 HELP = "serve a web page that predicts an uploaded GIF and shows its attention overlay, emotion bars and quadrant"
 
 log = logging.getLogger(__name__)
-
-
-def port_number(text: str) -> int:
-    """--port: a TCP port, 0..65535 (argparse reports the argument and this reason, exit code 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number in 0..65535, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be in 0..65535 (0 picks a free port), got {value}")
-    return value
-
-
-def megabytes(text: str) -> float:
-    """--max-upload-mb: a finite number of MB that allows at least one byte (nan, inf, 0 and negatives are not)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of MB, got {text!r}") from None
-    if not math.isfinite(value) or value * 1e6 < 1:
-        raise argparse.ArgumentTypeError(f"must be a finite number of MB of at least 0.000001, got {text!r}")
-    return value
-
-
-def seconds(text: str) -> float:
-    """--read-timeout: a finite number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
-    return value
-
-
-def count(minimum: int):
-    """A type for whole-number arguments of at least ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
