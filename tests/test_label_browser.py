@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import os
-import threading
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -19,6 +18,7 @@ from kavan.core.issues import IssueLog
 from kavan.labels.ratings import parse_votes
 from kavan.labels.vote_log import VOTE_LOG_COLUMNS
 from kavan.serve.label_app import LabelSettings, make_label_server
+from web_server import running
 
 pytestmark = BROWSER_TESTS
 
@@ -33,12 +33,8 @@ WINNERS = {"vote-a": "a", Keys.ARROW_LEFT: "a", "1": "a", "vote-b": "b", Keys.AR
 def served(synth16_copy):
     (synth16_copy / "votes.csv").unlink()  # SynthGIF's simulated votes: label from nothing
     server = make_label_server(synth16_copy, LabelSettings(port=0))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, synth16_copy
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with running(server):
+        yield server, synth16_copy
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import urllib.request
 from urllib.parse import quote
 
@@ -22,6 +21,7 @@ from kavan.cli import main
 from kavan.core.emotions import EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
 from kavan.serve import ServeSettings, make_server
+from web_server import running
 
 LIMIT = 1_000_000
 
@@ -29,12 +29,8 @@ LIMIT = 1_000_000
 @pytest.fixture(scope="module")
 def server(tiny_model):
     server = make_server(kavan.load(tiny_model, "cpu"), ServeSettings(port=0, max_upload_bytes=LIMIT))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with running(server):
+        yield server
 
 
 def request(server, method: str, route: str, body: bytes | None = None, headers: dict | None = None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import kavan
 from headless_chromium import BROWSER_TESTS, chromium
 from kavan.core.emotions import EMOTIONS
 from kavan.serve import ServeSettings, make_server
+from web_server import running
 
 LIMIT = 1_000_000  # a-bold-claim.gif (3.0 MB) is over it, cool.gif (0.2 MB) under
 
@@ -27,12 +27,8 @@ pytestmark = BROWSER_TESTS
 def served(tiny_model):
     predictor = kavan.load(tiny_model, "cpu")
     server = make_server(predictor, ServeSettings(port=0, max_upload_bytes=LIMIT))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, predictor
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with running(server):
+        yield server, predictor
 
 
 @pytest.fixture

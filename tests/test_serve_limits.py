@@ -27,6 +27,7 @@ from kavan.predict import load as load_predictor
 from kavan.predict.pictures import overlay_gif
 from kavan.serve import ServeSettings, UploadRefused, make_server
 from kavan.serve.app import SERVE_LIMITS, DemoApp, WorkGate
+from web_server import running
 
 
 def frame_bomb(width: int, height: int, n_frames: int = 9000) -> bytes:
@@ -52,15 +53,8 @@ def predictor(tiny_model):
 @contextmanager
 def serving(predictor, **settings):
     """A demo server on a free loopback port, serving from a thread while the block runs."""
-    server = make_server(predictor, ServeSettings(port=0, **settings))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(make_server(predictor, ServeSettings(port=0, **settings))) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
