@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def warn_if_exposed(host: str) -> None:
     """Say so when the page can be reached from other machines: it has no authentication."""
-    from kavan.serve.app import is_loopback, is_wildcard
+    from kavan.serve.http_checks import is_loopback, is_wildcard
 
     if is_wildcard(host):
         log.warning("--host %s listens on every network interface: anyone who can reach this machine can upload "

@@ -54,7 +54,7 @@ from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
 from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
 from kavan.serve.handler import AppServer, JsonHandler
-from kavan.serve.http_checks import host_names, is_loopback, is_wildcard, misdirected  # noqa: F401 (kavan.cli.serve)
+from kavan.serve.http_checks import host_names, misdirected
 
 log = logging.getLogger(__name__)
 
