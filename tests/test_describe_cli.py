@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 import torchvision.models as tvm
 
@@ -72,3 +73,23 @@ def test_describe_reports_a_bad_config_as_an_error(tmp_path, capsys):
     assert main(["describe", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert str(path) in err and "model.temporal.kind" in err
+
+
+def test_describe_model_reads_the_files_header_and_says_where_its_weights_come_from(tiny_model, capsys):
+    import hashlib
+
+    from kavan.models.storage import load_model
+
+    assert main(["describe", "--model", str(tiny_model)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    loaded = load_model(tiny_model)
+    assert report["file"] == {"path": str(tiny_model.resolve()), "format": "kavan-model/1",
+                              "sha256": hashlib.sha256(tiny_model.read_bytes()).hexdigest()}
+    assert report["config"] == loaded.config.to_dict() and report["trained_on"] == loaded.trained_on
+    assert report["parameters"]["total"] == sum(p.numel() for p in loaded.model.parameters())
+    assert report["weights_from"] == [{"dataset": "synthgif", "n_gifs": 24, "synthgif": True, "split": 0,
+                                       "run": None, "init": None}]
+    assert report["weights_summary"] == "trained on synthgif (split 0), from the config's initialisation"
+    with pytest.raises(SystemExit) as usage:  # one or the other
+        main(["describe", "--config", str(CONFIG), "--model", str(tiny_model)])
+    assert usage.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

@@ -24,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="RUN", help="run folder (default runs/<config name>/split-<K>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--cache-dir", metavar="DIR", help="feature cache root (default <data>/cache/features)")
+    parser.add_argument("--init", metavar="MODEL",
+                        help="fine-tune: start from the weights of a kavan model file or training checkpoint "
+                             "(tensors of the same name and shape; docs/training.md)")
+    parser.add_argument("--init-partial", action="store_true",
+                        help="with --init: accept tensors of the model's names but other shapes in MODEL, which "
+                             "then keep the config's initialisation (refused without it)")
     add_overrides(parser, "override a config value (repeatable), e.g. --set train.epochs=5")
     add_no_progress(parser)
 
@@ -31,20 +37,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kavan.config import load_config
     from kavan.core.atomic import json_safe
+    from kavan.core.errors import KavanError
     from kavan.training.distributed import is_main_process, shutdown
     from kavan.training.trainer import train_split
 
     config = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem / f"split-{args.split}"
-    command = command_line(NAME, args, ["config", "data", "split", "split-file", "out", "resume", "cache-dir"])
+    if args.init_partial and args.init is None:
+        raise KavanError("--init-partial goes with --init MODEL")
+    command = command_line(NAME, args, ["config", "data", "split", "split-file", "out", "resume", "cache-dir",
+                                        "init", "init-partial"])
     try:
         result = train_split(config, args.data, out, split=args.split, split_file=args.split_file,
                              resume=args.resume, cache_dir=args.cache_dir, progress=not args.no_progress,
-                             command=command)
+                             command=command, init=args.init, init_partial=args.init_partial)
     finally:
         shutdown()
     if is_main_process():
         test = result.metrics["test"]
-        print(json.dumps(json_safe({"run": str(result.run_dir), "split": result.metrics["split"],
-                          **{k: test[k] for k in ("accuracy", "nmse_per_gif", "nmse_per_emotion", "pearson_mean")}})))
+        printed = {"run": str(result.run_dir), "split": result.metrics["split"],
+                   **{k: test[k] for k in ("accuracy", "nmse_per_gif", "nmse_per_emotion", "pearson_mean")}}
+        init = result.init
+        if init is not None:
+            printed["init"] = {key: init[key] for key in ("path", "sha256", "loaded", "new", "skipped")}
+        print(json.dumps(json_safe(printed)))
     return 0

@@ -5,7 +5,8 @@
 - ``metrics``: nMSE per GIF and per emotion, Pearson r, quadrant accuracy;
 - ``evaluation``: test predictions of a trained model and their metrics;
 - ``checkpoint``: resumable checkpoints; ``distributed``: DDP; ``run_log``: the TensorBoard and JSON logs;
-  ``provenance``: what a model was trained on.
+  ``provenance``: what a model was trained on; ``init_weights``: fine-tuning, a run's starting weights from a
+  trained model (``--init``).
 
 ``run_protocol`` (kavan.experiments.protocol) runs ``train_split`` on every split; docs/training.md describes both.
 

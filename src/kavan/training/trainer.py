@@ -3,9 +3,10 @@
 The loop reads as torchvision's references/classification/train.py does, in plain steps, in this order:
 
 1. ``train_split``: start the process group, open the run folder (``_open_run``: resume or refuse), ``set_up``;
-2. ``set_up``: the split's data (``_prepare_data``: usable clips, the filled feature cache), the model, the
-   training loader (``_train_loader``), the optimiser, schedule and gradient scaler (``_optimisation``), the state
-   of a resumed run (``_resume``), DDP and the logs: one ``Run``;
+2. ``set_up``: the model and its starting weights (``_starting_weights``: a resumed run's checkpoint, or the
+   --init file's), the split's data (``_prepare_data``: usable clips, the feature cache filled with those
+   weights' frozen part), the training loader (``_train_loader``), the optimiser, schedule and gradient scaler
+   (``_optimisation``), the state of a resumed run (``_resume``), DDP and the logs: one ``Run``;
 3. every epoch: ``train_one_epoch`` (``train_step`` per global batch, a ``checkpoint`` every
    ``train.checkpoint_every`` steps, the loss terms' epoch means from a ``MetricLogger``), then ``validate`` the
    hold-out if there is one (``evaluate``; train.select best_val keeps the best epoch's weights), then
@@ -15,7 +16,7 @@ The loop reads as torchvision's references/classification/train.py does, in plai
 
 Run folder (``out``)::
 
-    run.json                  command, config + hash, dataset record, split, code version, device, status
+    run.json                  command, config + hash, dataset record, split, code version, device, status, init
     config.yaml               the resolved config
     checkpoint.safetensors    the latest resumable checkpoint (kavan.training.checkpoint)
     model.safetensors         the trained model, with the dataset record in its metadata (with train.select
@@ -29,6 +30,10 @@ Resuming (``resume=True``) loads the checkpoint's weights, optimiser, schedule, 
 generator states and its position (epoch, batch within the epoch, the epoch's running loss sums), and goes on
 from there; every sample's random draws depend only on (seed, epoch, GIF), so the resumed run computes exactly
 what the uninterrupted one would have, and reaches the same weights and metrics.
+
+Fine-tuning (``init=PATH``, kavan.training.init_weights) starts the weights from a model file or a checkpoint
+instead of the config's initialisation. A resumed run never applies it again (the checkpoint's weights win) but
+keeps its record; a resume may name the same file again or none, and a different file is refused.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from kavan.training import run_log
 from kavan.training.checkpoint import Checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from kavan.training.distributed import Distributed, GlobalBatchSampler
 from kavan.training.evaluation import Predictions, autocast, model_inputs, predict, save_predictions, score
+from kavan.training.init_weights import InitSource, apply_init, file_digest, init_record, read_init, report_lines
 from kavan.training.losses import LossTargets, TargetStats, total_loss
 from kavan.training.metric_logger import MetricLogger
 from kavan.training.provenance import dataset_record, git_commit
@@ -88,11 +94,13 @@ class Diverged(KavanError):
 
 @dataclass
 class RunResult:
-    """A finished run: its folder, its test metrics (metrics.json) and the config it trained."""
+    """A finished run: its folder, its test metrics (metrics.json), the config it trained and, for a fine-tuned
+    run, where its starting weights came from (run.json's ``init``, kavan.training.init_weights.init_record)."""
 
     run_dir: Path
     metrics: dict[str, Any]
     config: KavanConfig
+    init: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,42 +216,60 @@ def parameter_groups(model: KAVAN, config: KavanConfig) -> list[dict[str, Any]]:
 def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os.PathLike[str], *, split: int = 0,
                 split_file: str | os.PathLike[str] | None = None, resume: bool = False,
                 cache_dir: str | os.PathLike[str] | None = None, progress: bool = True,
-                command: list[str] | None = None) -> RunResult:
+                command: list[str] | None = None, init: str | os.PathLike[str] | None = None,
+                init_partial: bool = False) -> RunResult:
     """Train ``config`` on split ``split`` of the dataset folder ``data``, test it, and return the metrics.
 
     Writes the run folder ``out`` (module docstring). ``resume``: go on from ``out``'s checkpoint (or return the
     finished run's result); without it ``out`` must be new or empty. ``cache_dir``: feature cache root
-    (default ``<data>/cache/features``). Works alike in one process and under torchrun.
+    (default ``<data>/cache/features``). ``init``: a kavan model file or training checkpoint to start the
+    weights from (fine-tuning; kavan.training.init_weights); ``init_partial``: accept its tensors of the
+    model's names but other shapes, which then keep the config's initialisation. Works alike in one process and
+    under torchrun.
     """
     dist = Distributed.start(config.train.device)
     if config.train.amp == "fp16" and dist.device.type != "cuda":
         raise KavanError("train.amp fp16 needs a GPU; on the CPU use bf16 or off")
     run_dir = Path(out)
-    if resume and _finished(run_dir, config):
+    init_sha = file_digest(init) if init is not None else None
+    if resume and _finished(run_dir, config, init_sha):
         log.info("%s: already finished, reusing its metrics", run_dir)
-        return RunResult(run_dir, json.loads((run_dir / METRICS_FILE).read_text()), config)
-    checkpoint = _open_run(run_dir, config, resume)
+        return RunResult(run_dir, json.loads((run_dir / METRICS_FILE).read_text()), config,
+                         _read_json(run_dir / RUN_FILE).get("init"))
+    checkpoint = _open_run(run_dir, config, resume, init_sha)
+    source = read_init(init) if init is not None and checkpoint is None else None
     dist.barrier()  # every rank has looked at the run folder before rank 0 writes into it
     dataset = Dataset(data)
     run = set_up(config, dist, run_dir, dataset, split_ids(dataset, config, split, split_file), checkpoint,
-                 Path(cache_dir) if cache_dir else dataset.root / CACHE_SUBDIR, progress and dist.is_main, command)
+                 Path(cache_dir) if cache_dir else dataset.root / CACHE_SUBDIR, progress and dist.is_main, command,
+                 source, init_partial)
     for epoch in range(run.progress["epoch"], run.epochs):
         row = train_one_epoch(run, epoch)
         if run.val_loader is not None:
             row |= validate(run, epoch)
         end_epoch(run, row)
     run.board.close()
-    return RunResult(run_dir, finish(run), config)
+    return RunResult(run_dir, finish(run), config, run.info.get("init"))
 
 
-def _open_run(run_dir: Path, config: KavanConfig, resume: bool) -> Checkpoint | None:
-    """The run folder's checkpoint when resuming one (refused if it was made with another config), else None;
-    a non-empty folder without ``resume`` is refused, so no run overwrites another."""
+def _open_run(run_dir: Path, config: KavanConfig, resume: bool, init_sha: str | None) -> Checkpoint | None:
+    """The run folder's checkpoint when resuming one (refused if it was made with another config, or started
+    from another --init file than ``init_sha``'s, or without one), else None; a non-empty folder without
+    ``resume`` is refused, so no run overwrites another."""
     if resume and (run_dir / CHECKPOINT_FILE).is_file():
-        checkpoint = load_checkpoint(run_dir / CHECKPOINT_FILE)
+        path = run_dir / CHECKPOINT_FILE
+        checkpoint = load_checkpoint(path)
         if config_hash(checkpoint.config) != config_hash(config):
             raise KavanError("the checkpoint was made with another config; resume with the run's own config.yaml "
-                             "or start a new run folder", run_dir / CHECKPOINT_FILE)
+                             "or start a new run folder", path)
+        started = checkpoint.trained_on.get("init")
+        if init_sha is not None and started is None:
+            raise KavanError("the run was started without --init; resume it without --init, or start a new run "
+                             "folder to fine-tune", path)
+        if init_sha is not None and started.get("sha256") != init_sha:
+            raise KavanError(f"the run was started from --init {started.get('path')} (SHA-256 "
+                             f"{str(started.get('sha256'))[:12]}), not from this file (SHA-256 {init_sha[:12]}); "
+                             "resume it with that file or without --init", path)
         return checkpoint
     if run_dir.is_dir() and any(run_dir.iterdir()) and not resume:
         raise KavanError("run folder exists and is not empty: pass --resume to continue it, or choose a new "
@@ -253,14 +279,19 @@ def _open_run(run_dir: Path, config: KavanConfig, resume: bool) -> Checkpoint | 
 
 def set_up(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Dataset, ids: SplitIds,
            checkpoint: Checkpoint | None, cache_root: Path, show_progress: bool,
-           command: list[str] | None) -> Run:
+           command: list[str] | None, init: InitSource | None = None, init_partial: bool = False) -> Run:
     """Everything the epochs need, in the order that fixes the random draws: the model is initialised from
-    train.seed before anything else draws, and a resumed run restores the generators after all is built."""
-    info = _start_run_info(config, dist, run_dir, dataset, ids, checkpoint, command)
+    train.seed before anything else draws, and a resumed run restores the generators after all is built.
+
+    The starting weights (the checkpoint's, or ``init``'s) are in the model before the run folder is written (an
+    --init file that is refused leaves no run behind) and before the feature cache is keyed and filled: its key
+    hashes the frozen part's weights as they are, so a cache made with other weights is never reused."""
     torch.manual_seed(config.train.seed)
     model = channels_last(KAVAN(config.model).to(dist.device))
+    init_info = _starting_weights(model, run_dir, checkpoint, init, init_partial, dist)  # a refusal writes nothing
+    info = _start_run_info(config, dist, run_dir, dataset, ids, checkpoint, command)
     data = _prepare_data(dataset, ids, model, config, dist, cache_root, show_progress)
-    info.update(excluded=data.excluded, keypoints_ignored=data.keypoints_ignored,
+    info.update(init=init_info, excluded=data.excluded, keypoints_ignored=data.keypoints_ignored,
                 feature_cache=str(data.cache.folder) if data.cache is not None else None)
     if dist.is_main:
         write_json(run_dir / RUN_FILE, info)
@@ -272,7 +303,7 @@ def set_up(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Datas
     trainable = [p for p in model.parameters() if p.requires_grad]
     epochs = n_epochs(config.train.epochs, config.train.min_steps, sampler.batches_per_epoch)
     optimizer, scheduler, scaler = _optimisation(model, config, dist.device, sampler.batches_per_epoch, epochs)
-    progress = _resume(checkpoint, run_dir, model, optimizer, scheduler, scaler)
+    progress = _resume(checkpoint, run_dir, optimizer, scheduler, scaler)
     net: torch.nn.Module = model
     if dist.enabled:
         net = DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
@@ -282,11 +313,30 @@ def set_up(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Datas
         val_loader = _eval_loader(_clip_set(data, config, model, data.val, False, show_progress), config)
     trained_on = {"dataset": info["dataset"], "split": info["split"], "run": str(run_dir.resolve()),
                   "config_hash": config_hash(config), "code": info["code"]}
+    if init_info is not None:
+        trained_on["init"] = init_info
     return Run(config=config, dist=dist, run_dir=run_dir, info=info, trained_on=trained_on, data=data, model=model,
                net=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, trainable=trainable,
                target_stats=target_stats, train_set=train_set, sampler=sampler, loader_generator=loader_generator,
                train_loader=train_loader, val_loader=val_loader, board=board, progress=progress, epochs=epochs,
                show_progress=show_progress)
+
+
+def _starting_weights(model: KAVAN, run_dir: Path, checkpoint: Checkpoint | None, init: InitSource | None,
+                      partial: bool, dist: Distributed) -> dict[str, Any] | None:
+    """Put the run's starting weights into ``model``: a resumed run's checkpoint's (its --init is never applied
+    again, and its record is kept), else the --init file's (reported on rank 0), else the config's as built.
+    Returns the run's init record, or None."""
+    if checkpoint is not None:
+        load_weights(model, checkpoint.model, run_dir / CHECKPOINT_FILE)
+        return checkpoint.trained_on.get("init")
+    if init is None:
+        return None
+    match = apply_init(model, init, partial)
+    if dist.is_main:
+        for line in report_lines(init, model, match):
+            log.info("%s", line)
+    return init_record(init, match, partial)
 
 
 def _start_run_info(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Dataset, ids: SplitIds,
@@ -343,14 +393,13 @@ def _optimisation(model: KAVAN, config: KavanConfig, device: torch.device, per_e
     return optimizer, scheduler, grad_scaler(config.train.amp, device)
 
 
-def _resume(checkpoint: Checkpoint | None, run_dir: Path, model: KAVAN, optimizer: torch.optim.Optimizer,
+def _resume(checkpoint: Checkpoint | None, run_dir: Path, optimizer: torch.optim.Optimizer,
             scheduler: Any, scaler: Any) -> dict[str, Any]:
-    """The run's progress: a new run's, or the checkpoint's after its states are loaded into the model,
-    optimiser, schedule, scaler and random generators."""
+    """The run's progress: a new run's, or the checkpoint's after its states are loaded into the optimiser,
+    schedule, scaler and random generators (its weights are in ``model`` already: ``_starting_weights``)."""
     if checkpoint is None:
         return {"epoch": 0, "batch": 0, "step": 0, "sums": {}, "count": 0, "seconds": 0.0, "history": [],
                 "best": None}
-    load_weights(model, checkpoint.model, run_dir / CHECKPOINT_FILE)
     optimizer.load_state_dict(checkpoint.optimizer)
     scheduler.load_state_dict(checkpoint.scheduler)
     if scaler is not None and checkpoint.scaler is not None:
@@ -639,11 +688,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _finished(run_dir: Path, config: KavanConfig) -> bool:
-    """Whether ``run_dir`` holds a finished run of exactly this config."""
+def _finished(run_dir: Path, config: KavanConfig, init_sha: str | None = None) -> bool:
+    """Whether ``run_dir`` holds a finished run of exactly this config and, when ``init_sha`` is given, started
+    from the --init file of that SHA-256 (a run without --init, or from another file, is another run; without
+    ``init_sha`` the run is reused whatever it started from, as a resume without --init goes on with it)."""
     info = _read_json(run_dir / RUN_FILE)
+    started = info.get("init") if isinstance(info.get("init"), dict) else {}
     return info.get("status") == "finished" and info.get("config_hash") == config_hash(config) \
-        and (run_dir / METRICS_FILE).is_file()
+        and (init_sha is None or started.get("sha256") == init_sha) and (run_dir / METRICS_FILE).is_file()
 
 
 def _now() -> str:
