@@ -2,7 +2,10 @@
 
 - ``ratings``: votes.csv and ratings.csv in and out, votes -> TrueSkill ratings -> 0..1 scores;
 - ``trueskill_update``: the 1-vs-1 TrueSkill update with draws, as GIFGIF used it;
-- ``pairing``: which (pair, emotion) to ask next, GIFGIF's random rounds or active sampling;
+- ``pairing``: which (pair, emotion) to ask next: GIFGIF's random rounds, active sampling or ASAP;
+- ``ep_posterior``: the full posterior of one emotion's ratings over all its votes, by expectation propagation;
+- ``asap``: ASAP's expected information gain on that posterior, one pair at a time or a batch by spanning tree;
+- ``prior``: a model's predicted intensities (`kavan predict`'s JSON Lines) as the ratings' prior;
 - ``scores_table``: scores.csv, one row per GIF and one column per emotion.
 
 May import: kavan.core.

@@ -48,9 +48,11 @@ from collections.abc import Collection
 import numpy as np
 
 from kavan.core.errors import KavanError
-from kavan.labels.trueskill_update import TrueSkillParams, _cdf, rate_1vs1
+from kavan.labels.asap import AsapChooser, informative_share
+from kavan.labels.prior import PRIOR_SIGMA, prior_ratings
+from kavan.labels.trueskill_update import TrueSkillParams, outcome_probabilities, rate_1vs1
 
-STRATEGIES: tuple[str, ...] = ("active", "random")
+STRATEGIES: tuple[str, ...] = ("active", "asap", "random")
 WINNERS: tuple[str, ...] = ("a", "b", "neither")
 
 
@@ -59,7 +61,9 @@ class PairSelector:
 
     def __init__(self, ids: list[str], emotions: list[str], strategy: str = "active", seed: int = 0,
                  params: TrueSkillParams = TrueSkillParams(), *, n_anchors: int = 8, n_near: int = 16,
-                 n_far: int = 16, balance: bool = True, explore: float = 0.1):
+                 n_far: int = 16, balance: bool = True, explore: float = 0.1, prior: np.ndarray | None = None,
+                 prior_sigma: float = PRIOR_SIGMA, batch: bool = False, weigh_faint: bool = True,
+                 asap_options: dict | None = None):
         if strategy not in STRATEGIES:
             raise KavanError(f"unknown pairing strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         self.ids = list(ids)
@@ -75,15 +79,33 @@ class PairSelector:
         self.seed = seed
         self.n_anchors, self.n_near, self.n_far, self.explore = n_anchors, n_near, n_far, explore
         self.balance = balance
+        self.batch = batch
+        self._asap_options = dict(asap_options or {})
+        self._prior_mu, self._prior_sigma = self._prior(prior, prior_sigma)
+        self.has_prior = prior is not None
+        self.weigh_faint = weigh_faint and self.has_prior
+        self._faint_level = np.median(self._prior_mu, axis=1)  # labels.asap.informative_share's level
         self.reset()
+
+    def _prior(self, prior: np.ndarray | None, prior_sigma: float) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, sigma), each (n_emotions, n_gifs): the model prior where given, else the default."""
+        shape = (len(self.emotions), len(self.ids))
+        if prior is None:
+            return np.full(shape, float(self.params.mu)), np.full(shape, float(self.params.sigma))
+        prior = np.asarray(prior, dtype=np.float64)
+        if prior.shape != (len(self.ids), len(self.emotions)):
+            raise KavanError(f"the prior must hold one intensity per GIF and emotion, shape "
+                             f"({len(self.ids)}, {len(self.emotions)}); got {prior.shape}")
+        mu, sigma = prior_ratings(prior, prior_sigma, self.params)
+        return mu.T.copy(), sigma.T.copy()
 
     # -- state -------------------------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Back to the prior; the random strategy's rounds and the random stream start again too."""
         shape = (len(self.emotions), len(self.ids))
-        self.mu = np.full(shape, self.params.mu)
-        self.sigma = np.full(shape, self.params.sigma)
+        self.mu = self._prior_mu.copy()
+        self.sigma = self._prior_sigma.copy()
         self.counts = np.zeros(shape, dtype=np.int64)
         self._n_votes = 0
         self._n_draws = 0
@@ -92,6 +114,10 @@ class PairSelector:
         self._turn = 0
         self._fitted: dict[float, TrueSkillParams] = {}
         self._order: list[np.ndarray | None] = [None] * len(self.emotions)
+        self.asap = None
+        if self.strategy == "asap":
+            self.asap = AsapChooser(self._prior_mu, self._prior_sigma, self._rng, batch=self.batch,
+                                    faint=self.weigh_faint, **self._asap_options)
 
     @property
     def n_votes(self) -> int:
@@ -102,7 +128,7 @@ class PairSelector:
         """Mean posterior variance over (GIF, emotion) over the prior variance: 1.0 before any vote."""
         if self._n_votes == 0:
             return 1.0  # exactly, where the mean of equal squares would round
-        return float(np.clip(np.mean(self.sigma ** 2) / self.params.sigma ** 2, 0.0, 1.0))
+        return float(np.clip(np.mean(self.sigma ** 2) / np.mean(self._prior_sigma ** 2), 0.0, 1.0))
 
     def observe(self, gif_a: str, gif_b: str, emotion: str, winner: str) -> None:
         """Update the posterior with one vote; ``winner`` is "a", "b" or "neither" (a draw)."""
@@ -120,6 +146,17 @@ class PairSelector:
         self._n_votes += 1
         self._n_draws += w == "neither"
         self._order[e] = None
+        if self.asap is not None:
+            self.asap.observe(e, i, j, w == "neither")
+
+    def posterior(self, emotion: str) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, sigma) per GIF of the full EP posterior of ``emotion`` over all its votes (``asap``), solved now;
+        the other strategies keep only the online posterior, ``self.mu`` / ``self.sigma``."""
+        if self.asap is None:
+            raise KavanError(f"the {self.strategy!r} strategy keeps no full posterior; use the mu and sigma arrays")
+        if emotion not in self._emo:
+            raise KavanError(f"unknown emotion {emotion!r}")
+        return self.asap.posterior(self._emo[emotion], self._selection_params())
 
     def _index(self, gif_a: str, gif_b: str, emotion: str) -> tuple[int, int, int]:
         for g in (gif_a, gif_b):
@@ -136,7 +173,12 @@ class PairSelector:
     def next(self, busy: Collection[tuple[str, str, str]] = ()) -> tuple[str, str, str]:
         """(gif_a, gif_b, emotion) to ask now; never a busy pair (either order) nor one GIF twice."""
         blocked = self._blocked(busy)
-        pick = self._next_random(blocked) if self.strategy == "random" else self._next_active(blocked)
+        if self.strategy == "random":
+            pick = self._next_random(blocked)
+        elif self.asap is not None:
+            pick = self.asap.next(blocked, self._selection_params())
+        else:
+            pick = self._next_active(blocked)
         if pick is None:
             pick = self._any_free(blocked)
         i, j, e = pick
@@ -175,8 +217,13 @@ class PairSelector:
         e_all = np.concatenate([np.full(len(j), e) for e, j in zip(e_idx.tolist(), cand)])
         i_all = np.concatenate([np.full(len(j), i) for i, j in zip(i_idx.tolist(), cand)])
         j_all = np.concatenate(cand)
-        gain = expected_variance_drop(self.mu[e_all, i_all], self.sigma[e_all, i_all],
-                                      self.mu[e_all, j_all], self.sigma[e_all, j_all], self._selection_params())
+        mu_i, sigma_i = self.mu[e_all, i_all], self.sigma[e_all, i_all]
+        mu_j, sigma_j = self.mu[e_all, j_all], self.sigma[e_all, j_all]
+        params = self._selection_params()
+        gain = expected_variance_drop(mu_i, sigma_i, mu_j, sigma_j, params)
+        if self.weigh_faint:  # with a model prior: pairs an annotator can tell apart (labels.asap)
+            level = self._faint_level[e_all]
+            gain = gain * informative_share(mu_i, sigma_i, mu_j, sigma_j, level, params.beta)
         gain = np.where(i_all == j_all, -np.inf, gain)
         if self.balance:  # partners that have not yet had this round's vote come first
             gain = np.where(self.counts[e_all, j_all] <= self.counts[e_all, i_all], gain + 1e6, gain)
@@ -254,15 +301,6 @@ def _round(n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     if n % 2:
         perm = np.append(perm, rng.choice(perm[:-1]))
     return [tuple(p) for p in perm.reshape(-1, 2).tolist()]
-
-
-def outcome_probabilities(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                          params: TrueSkillParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P(1 wins), P(2 wins), P(draw) under the TrueSkill model (performances N(mu, sigma² + tau² + beta²))."""
-    c = np.sqrt(2 * params.beta ** 2 + sigma1 ** 2 + sigma2 ** 2 + 2 * params.tau ** 2)
-    p1 = _cdf((mu1 - mu2 - params.draw_margin) / c)
-    p2 = _cdf((mu2 - mu1 - params.draw_margin) / c)
-    return p1, p2, np.clip(1.0 - p1 - p2, 0.0, 1.0)
 
 
 def expected_variance_drop(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,

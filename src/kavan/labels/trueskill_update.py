@@ -116,3 +116,12 @@ def rate_1vs1(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.n
     w = np.clip(np.where(drawn, w_draw, w_win), 0.0, 1.0)
     return (mu1 + s1 / c * v, np.sqrt(s1 * (1 - s1 / c2 * w)),
             mu2 - s2 / c * v, np.sqrt(s2 * (1 - s2 / c2 * w)))
+
+
+def outcome_probabilities(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                          params: TrueSkillParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(1 wins), P(2 wins), P(draw) under the TrueSkill model (performances N(mu, sigma² + tau² + beta²))."""
+    c = np.sqrt(2 * params.beta ** 2 + sigma1 ** 2 + sigma2 ** 2 + 2 * params.tau ** 2)
+    p1 = _cdf((mu1 - mu2 - params.draw_margin) / c)
+    p2 = _cdf((mu2 - mu1 - params.draw_margin) / c)
+    return p1, p2, np.clip(1.0 - p1 - p2, 0.0, 1.0)

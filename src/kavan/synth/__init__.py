@@ -1,8 +1,8 @@
 """SynthGIF: the built-in procedural benchmark of cartoon-face GIFs with known emotions.
 
 ``generate_dataset`` writes a dataset folder; ``SynthConfig`` and ``PRESETS`` hold every knob; the
-sub-modules each do one job (face drawing, scene, emotion time courses, keypoint and vote simulation,
-preview). Documentation: docs/synthgif.md.
+sub-modules each do one job (face drawing, scene, emotion time courses, keypoint and vote simulation, a
+simulated labelling session that answers a pair selector's questions (``labelling``), preview). Documentation: docs/synthgif.md.
 
 May import: kavan.core, kavan.labels, kavan.media, kavan.keypoints, kavan.config, kavan.data.
 """
