@@ -40,8 +40,8 @@ def folder(tmp_path) -> Path:
 class Running:
     """A labelling server serving in a thread, and a small client for it."""
 
-    def __init__(self, root: Path, **settings):
-        self.server = make_label_server(root, LabelSettings(port=0, **settings))
+    def __init__(self, root: Path, prior=None, **settings):
+        self.server = make_label_server(root, LabelSettings(port=0, **settings), prior)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -285,3 +285,55 @@ def test_the_command_refuses_bad_options(folder, capsys):
     assert "'joy' is not a GIFGIF emotion" in capsys.readouterr().err
     assert main(["label", str(folder.parent / "nowhere"), "--port", "0"]) == 1
     assert "dataset folder not found" in capsys.readouterr().err
+
+
+def test_asap_gives_annotators_working_at_once_different_pairs_of_one_batch(folder):
+    """ASAP's batch is a spanning tree of the 6 GIFs (5 pairs): four annotators at once get four of its pairs, all
+    different and without a cycle among them; votes and undo work as with the other strategies."""
+    server = Running(folder, pairing="asap", emotions=("anger",))
+    try:
+        questions = [server.next(f"ann{k}") for k in range(4)]
+        pairs = {tuple(sorted((q["gif_a"], q["gif_b"]))) for q in questions}
+        assert len(pairs) == 4 and questions[0]["status"]["pairing"] == "asap"
+        parent = {f"g{k}": f"g{k}" for k in range(N_GIFS)}
+
+        def root(x: str) -> str:
+            while parent[x] != x:
+                x = parent[x]
+            return x
+
+        for a, b in pairs:
+            assert root(a) != root(b)  # a cycle would mean the pairs are not from one tree
+            parent[root(a)] = root(b)
+        assert server.vote(questions[0], "a", "ann0")[0] == 200
+        assert server.vote(questions[1], "neither", "ann1")[0] == 200
+        status, answer = server.json("POST", "/api/undo", {"annotator": "ann1"})
+        assert status == 200 and answer["status"]["counted"] == 1
+    finally:
+        server.stop()
+
+
+def test_a_model_prior_sets_where_the_selector_starts(folder, tmp_path):
+    from kavan.core.emotions import EMOTIONS
+    from kavan.labels.prior import read_predictions
+
+    lines = [json.dumps({"path": f"clips/g{k}.gif", "emotions": {e: k / 10 for e in EMOTIONS}}) for k in range(4)]
+    (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")
+    server = Running(folder, prior=read_predictions(tmp_path / "p.jsonl"), emotions=("fear",), prior_sigma=4.0)
+    try:
+        assert server.json("GET", "/api/status")[1]["prior"] is True
+        selector = server.server.app.selector
+        assert selector.mu[0].tolist() == [0.0, 5.0, 10.0, 15.0, 25.0, 25.0]  # g4, g5: no prediction
+        assert selector.sigma[0, :4].tolist() == [4.0] * 4
+        assert server.vote(server.next(), "a")[0] == 200
+    finally:
+        server.stop()
+    with pytest.raises(KavanError, match="prior sigma"):
+        LabelSettings(prior_sigma=0.0)
+
+
+def test_label_prior_options_are_checked(folder, capsys):
+    assert main(["label", str(folder), "--prior-sigma", "3", "--port", "0"]) == 1
+    assert "--prior-sigma needs --prior" in capsys.readouterr().err
+    assert main(["label", str(folder), "--prior", str(folder / "none.jsonl"), "--port", "0"]) == 1
+    assert "cannot read --prior" in capsys.readouterr().err

@@ -3,7 +3,8 @@ appends each answer to DIR/votes.csv (then `kavan scores DIR/votes.csv --out DIR
 
 Listens on 127.0.0.1:8000 by default (only this machine); any other ``--host`` needs ``--token``, which every
 request must then carry (the printed URL holds it). A second `kavan label` on the same folder is refused while
-the first runs. Runs until interrupted (Ctrl-C). Details: docs/labelling.md.
+the first runs. ``--prior`` starts the pair choice from a model's predictions (a model file, run over DIR/gifs, or
+`kavan predict`'s JSON Lines). Runs until interrupted (Ctrl-C). Details: docs/labelling.md.
 """
 
 from __future__ import annotations
@@ -33,9 +34,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeatable)")
     parser.add_argument("--emotions", metavar="A,B",
                         help="ask about these emotions only, separated by commas (default: all 17)")
-    parser.add_argument("--pairing", choices=("active", "random"), default="active",
+    parser.add_argument("--pairing", choices=("active", "asap", "random"), default="active",
                         help="active (default): the question expected to shrink the rating uncertainty most; "
-                             "random: GIFGIF's shuffled rounds")
+                             "asap: ASAP's information gain on the full posterior, in batches (minimum spanning "
+                             "trees); random: GIFGIF's shuffled rounds")
+    parser.add_argument("--prior", type=Path, metavar="MODEL|PREDICTIONS.jsonl",
+                        help="start the pair choice from a model's predictions: a kavan model file (run over "
+                             "DIR/gifs first) or the JSON Lines of `kavan predict`; the votes file is unchanged")
+    parser.add_argument("--prior-sigma", type=float, default=None, metavar="S",
+                        help="the prior's sigma on the 0-50 rating scale (default 25/3, chosen by simulation; "
+                             "docs/labelling.md)")
+    parser.add_argument("--device", default="auto",
+                        help="where a --prior model runs: auto (default), cpu, cuda, cuda:N")
     parser.add_argument("--annotator", metavar="NAME",
                         help="the name recorded with each vote (default: the page asks once and remembers it)")
     parser.add_argument("--hold", type=seconds, default=300.0, metavar="S",
@@ -45,14 +55,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kavan.core.emotions import EMOTIONS
+    from kavan.core.errors import KavanError
+    from kavan.labels.prior import PRIOR_SIGMA
     from kavan.serve.http_checks import is_loopback
     from kavan.serve.label_app import LabelSettings, make_label_server, parse_emotions
 
     emotions = parse_emotions(args.emotions) if args.emotions is not None else EMOTIONS
+    if args.prior_sigma is not None and args.prior is None:
+        raise KavanError("--prior-sigma needs --prior")
+    sigma = PRIOR_SIGMA if args.prior_sigma is None else args.prior_sigma
     settings = LabelSettings(host=args.host, port=args.port, token=args.token, allowed_hosts=tuple(args.allow_host),
-                             emotions=emotions, pairing=args.pairing, seed=args.seed, annotator=args.annotator,
-                             hold_s=args.hold)
-    server = make_label_server(args.folder, settings)
+                             emotions=emotions, pairing=args.pairing, prior_sigma=sigma, seed=args.seed,
+                             annotator=args.annotator, hold_s=args.hold)
+    prior = None
+    if args.prior is not None:
+        from kavan.cli._prior import load_prior
+        from kavan.serve.label_app import media_files
+
+        prior = load_prior(args.prior, media_files(args.folder), args.device)
+    server = make_label_server(args.folder, settings, prior)
     if not is_loopback(args.host):
         log.warning("--host %s can be reached from other machines: anyone with the token can see the GIFs and vote",
                     args.host or "''")

@@ -1,7 +1,8 @@
 """`kavan scores`: per-emotion TrueSkill intensity scores (scores.csv) from pairwise votes or given ratings.
 
 A votes file without any vote is refused and no scores file is written: every score would be the prior, and an
-empty or all-0.5 scores.csv would pass for a result.
+empty or all-0.5 scores.csv would pass for a result. The scores come from the votes alone unless ``--prior`` names a
+model's predictions, which every rating then starts from (kavan.labels.prior).
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-ratings", type=Path, metavar="RATINGS.csv",
                         help="import mu/sigma ratings instead of votes: columns id, emotion, mu, sigma "
                              "or id, <emotion>_mu, <emotion>_sigma")
+    parser.add_argument("--prior", type=Path, metavar="PREDICTIONS.jsonl",
+                        help="start every rating from a model's prediction (the JSON Lines `kavan predict --out` "
+                             "writes) instead of GIFGIF's prior: the scores then mix the model with the votes "
+                             "(default: the votes alone)")
+    parser.add_argument("--prior-sigma", type=float, default=None, metavar="S",
+                        help="the prior's sigma on the 0-50 rating scale (default 25/3, chosen by simulation; "
+                             "docs/labelling.md)")
 
 
 def read_id_list(path: Path) -> list[str]:
@@ -48,10 +56,19 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.votes is None) == (args.from_ratings is None):
         raise KavanError("give either a votes file or --from-ratings RATINGS.csv (exactly one)")
+    if args.from_ratings is not None and (args.prior is not None or args.prior_sigma is not None):
+        raise KavanError("--prior and --prior-sigma start ratings computed from votes; --from-ratings has none")
+    if args.prior_sigma is not None and args.prior is None:
+        raise KavanError("--prior-sigma needs --prior")
     ids = read_id_list(args.ids) if args.ids else None
     if args.from_ratings is not None:
         ratings = read_ratings(args.from_ratings, ids)
     else:
-        ratings = ratings_from_votes(args.votes, ids, require_votes=True)
+        from kavan.cli._prior import load_prior
+        from kavan.labels.prior import PRIOR_SIGMA
+
+        prior = load_prior(args.prior) if args.prior is not None else None
+        sigma = PRIOR_SIGMA if args.prior_sigma is None else args.prior_sigma
+        ratings = ratings_from_votes(args.votes, ids, require_votes=True, prior=prior, prior_sigma=sigma)
     write_rating_scores(ratings, args.out, args.normalise)
     return 0

@@ -36,6 +36,7 @@ import numpy as np
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
 from kavan.core.issues import IssueLog, closest_name, well_formed_rows
+from kavan.labels.prior import PRIOR_SIGMA, SCALE, Predictions, prior_ratings
 from kavan.labels.scores_table import write_scores
 from kavan.labels.trueskill_update import TrueSkillParams, rate_1vs1
 
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 
 VOTE_COLUMNS: tuple[str, ...] = ("gif_a", "gif_b", "emotion", "winner")
 NORMALISATIONS: tuple[str, ...] = ("mu", "conservative")
-# Top of GIFGIF's rating scale: a score is a rating divided by this.
-SCALE = 50.0
 
 _EMOTION_INDEX = {name: k for k, name in enumerate(EMOTIONS)}
 _WINNER_WORDS = {"a": 1, "b": -1, "neither": 0}
@@ -177,12 +176,19 @@ def _waves(cell_a: np.ndarray, cell_b: np.ndarray, n_cells: int) -> list[np.ndar
     return np.split(order, np.flatnonzero(np.diff(wave_arr[order])) + 1) if len(order) else []
 
 
-def rate_votes(votes: Votes, params: TrueSkillParams = TrueSkillParams()) -> dict[str, np.ndarray]:
-    """TrueSkill mu, sigma and vote counts, each (len(votes.ids), 17), from the votes in file order."""
+def rate_votes(votes: Votes, params: TrueSkillParams = TrueSkillParams(),
+               prior: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """TrueSkill mu, sigma and vote counts, each (len(votes.ids), 17), from the votes in file order.
+
+    ``prior``: the (mu, sigma) every rating starts from, each (len(votes.ids), 17) (``kavan.labels.prior``);
+    default: ``params.mu``, ``params.sigma`` for all."""
     n_emotions = len(EMOTIONS)
     n_cells = len(votes.ids) * n_emotions
     mu = np.full(n_cells, float(params.mu))
     sigma = np.full(n_cells, float(params.sigma))
+    if prior is not None:
+        mu = np.asarray(prior[0], dtype=np.float64).reshape(n_cells).copy()
+        sigma = np.asarray(prior[1], dtype=np.float64).reshape(n_cells).copy()
     cell_a = votes.a * n_emotions + votes.emotion
     cell_b = votes.b * n_emotions + votes.emotion
     # Player 1 of each game is the winner (gif_a for a draw; the draw update is symmetric).
@@ -198,8 +204,10 @@ def rate_votes(votes: Votes, params: TrueSkillParams = TrueSkillParams()) -> dic
 
 
 def _select(ids: list[str], table: dict[str, np.ndarray], wanted: list[str] | None,
-            params: TrueSkillParams, source: Path) -> dict:
-    """Rows of ``table`` for ``wanted`` (default: all ``ids``); GIFs absent from the source get the prior."""
+            params: TrueSkillParams, source: Path, prior: Predictions | None = None,
+            prior_sigma: float = PRIOR_SIGMA) -> dict:
+    """Rows of ``table`` for ``wanted`` (default: all ``ids``); GIFs absent from the source get the prior (the
+    model's where ``prior`` has a prediction)."""
     if wanted is None:
         return {"ids": list(ids), **table}
     wanted = list(wanted)
@@ -214,17 +222,22 @@ def _select(ids: list[str], table: dict[str, np.ndarray], wanted: list[str] | No
     unused = len(set(ids) - set(wanted))
     if unused:
         log.info("%s: %d GIFs are rated but not in the id list; their ratings are not output", source, unused)
-    prior = {"mu": params.mu, "sigma": params.sigma, "n_votes": 0}
+    shape = (len(wanted), len(EMOTIONS))
+    start = {"mu": np.full(shape, float(params.mu)), "sigma": np.full(shape, float(params.sigma)),
+             "n_votes": np.zeros(shape, dtype=np.int64)}
+    if prior is not None:
+        start["mu"], start["sigma"] = prior_ratings(prior.intensities(wanted), prior_sigma, params)
     present = rows >= 0
     selected: dict = {"ids": wanted}
     for key, value in table.items():
-        selected[key] = np.full((len(wanted), len(EMOTIONS)), prior[key], dtype=value.dtype)
+        selected[key] = start[key].astype(value.dtype)
         selected[key][present] = value[rows[present]]
     return selected
 
 
 def ratings_from_votes(votes_csv: Path, ids: list[str] | None = None,
-                       params: TrueSkillParams = TrueSkillParams(), require_votes: bool = False) -> dict:
+                       params: TrueSkillParams = TrueSkillParams(), require_votes: bool = False,
+                       prior: Predictions | None = None, prior_sigma: float = PRIOR_SIGMA) -> dict:
     """TrueSkill ratings from a votes file.
 
     Returns ``{"ids", "mu", "sigma", "n_votes"}``; the arrays are (len(ids), 17) in EMOTIONS order. ``ids``
@@ -232,15 +245,20 @@ def ratings_from_votes(votes_csv: Path, ids: list[str] | None = None,
     opponents); GIFs of ``ids`` with no votes keep the prior. With ``require_votes`` a file without any vote
     is a KavanError: ``kavan scores`` would otherwise write a scores file that is empty, or all prior, and
     looks like a result.
+
+    ``prior``: a model's predictions (``kavan.labels.prior``); every rating with a prediction then starts from
+    mu = 50 · prediction, sigma = ``prior_sigma`` instead of GIFGIF's prior, so the scores mix the model's
+    judgement with the votes (docs/labelling.md measures what that costs when the model is wrong).
     """
     votes = read_votes(votes_csv)
     if require_votes and not len(votes):
         raise KavanError("no votes: the file has no rows after its header, so there is nothing to rate; add one "
                          f"row per vote ({', '.join(VOTE_COLUMNS)})", votes_csv)
-    table = rate_votes(votes, params)
+    start = None if prior is None else prior_ratings(prior.intensities(votes.ids), prior_sigma, params)
+    table = rate_votes(votes, params, start)
     draws = float((votes.outcome == 0).mean()) if len(votes) else 0.0
     log.info("%s: %d votes on %d GIFs (%.1f%% neither)", votes_csv, len(votes), len(votes.ids), 100 * draws)
-    selected = _select(votes.ids, table, ids, params, Path(votes_csv))
+    selected = _select(votes.ids, table, ids, params, Path(votes_csv), prior, prior_sigma)
     unvoted = int((selected["n_votes"] == 0).sum())
     if unvoted:
         log.info("%s: %d of %d GIF/emotion pairs have no vote and keep the prior", votes_csv, unvoted,

@@ -12,7 +12,9 @@
     GET  /media/<file>      a media file of DIR/gifs, and nothing else
 
 Several annotators (or tabs) at once get different questions: a question handed out is held for ``hold_s``
-seconds or until it is answered, and held questions are passed to ``PairSelector.next`` as busy. On start the
+seconds or until it is answered, and held questions are passed to ``PairSelector.next`` as busy. With
+``--pairing asap`` the selector runs ASAP's batch mode: annotators working at once get different pairs of one
+batch (a minimum spanning tree over the candidate pairs, kavan.labels.asap). On start the
 votes already in votes.csv are replayed into the selector, so a restart continues where the last run stopped;
 an undo resets the selector and replays the file again.
 
@@ -48,6 +50,7 @@ from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
 from kavan.core.issues import closest_name
 from kavan.labels.pairing import STRATEGIES, PairSelector
+from kavan.labels.prior import PRIOR_SIGMA, Predictions
 from kavan.labels.vote_log import WINNERS, Vote, VoteLog, utc_now
 from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
 from kavan.serve.handler import AppServer, JsonHandler
@@ -94,7 +97,9 @@ class LabelSettings:
 
     host, port: where to listen (port 0: any free port). token: the secret every request must carry; required
     for any address but loopback. allowed_hosts: names besides the bound address under which clients reach the
-    server. emotions: the emotions asked about. pairing: ``PairSelector``'s strategy. seed: its random stream.
+    server. emotions: the emotions asked about. pairing: ``PairSelector``'s strategy (``asap`` runs in its batch
+    mode, so that annotators working at once get different pairs of one batch). prior_sigma: the sigma of a model
+    prior (``LabelApp(prior=...)``). seed: the selector's random stream.
     annotator: a fixed annotator name (else the page asks). hold_s: how long a question handed out stays
     reserved for its annotator. read_timeout_s: the time a client has to send its request. max_body_bytes: the
     largest JSON body taken.
@@ -106,6 +111,7 @@ class LabelSettings:
     allowed_hosts: tuple[str, ...] = ()
     emotions: tuple[str, ...] = EMOTIONS
     pairing: str = "active"
+    prior_sigma: float = PRIOR_SIGMA
     seed: int = 0
     annotator: str | None = None
     hold_s: float = 300.0
@@ -125,6 +131,8 @@ class LabelSettings:
             raise KavanError(f"unknown or no emotions {unknown}; the emotions are {', '.join(EMOTIONS)}")
         if self.pairing not in STRATEGIES:
             raise KavanError(f"unknown pairing {self.pairing!r}; choose one of {', '.join(STRATEGIES)}")
+        if not (math.isfinite(self.prior_sigma) and self.prior_sigma > 0):
+            raise KavanError(f"the prior sigma must be a finite number > 0, got {self.prior_sigma}")
         if self.annotator is not None and clean_name(self.annotator) is None:
             raise KavanError(f"the annotator name must be 1-{MAX_NAME_CHARS} characters without control characters")
         if not (math.isfinite(self.hold_s) and self.hold_s > 0):
@@ -183,16 +191,25 @@ class Handout:
 
 
 class LabelApp:
-    """What the endpoints do, apart from HTTP: the selector, the held questions and the vote log of one folder."""
+    """What the endpoints do, apart from HTTP: the selector, the held questions and the vote log of one folder.
 
-    def __init__(self, root: str | os.PathLike[str], settings: LabelSettings = LabelSettings()):
+    ``prior``: a model's predictions (``kavan.labels.prior.Predictions``) that set the selector's starting ratings,
+    so that its first questions already avoid pairs the model calls easy; the votes file is not affected."""
+
+    def __init__(self, root: str | os.PathLike[str], settings: LabelSettings = LabelSettings(),
+                 prior: Predictions | None = None):
         self.root = Path(root)
         self.settings = settings
         if not self.root.is_dir():
             raise KavanError("dataset folder not found", self.root)
         self.media = media_files(self.root)
         self._served = {path.name: path for path in self.media.values()}
-        self.selector = PairSelector(sorted(self.media), list(settings.emotions), settings.pairing, settings.seed)
+        ids = sorted(self.media)
+        self.prior = prior
+        intensities = None if prior is None else prior.intensities(ids, settings.emotions)
+        self.selector = PairSelector(ids, list(settings.emotions), settings.pairing, settings.seed,
+                                     prior=intensities, prior_sigma=settings.prior_sigma,
+                                     batch=settings.pairing == "asap")
         self.votes = VoteLog(self.root / VOTES_FILE)
         self._lock = threading.Lock()
         self._held: dict[str, Handout] = {}
@@ -241,7 +258,8 @@ class LabelApp:
         mine = Counter(v.annotator for v in votes)[annotator] if annotator else 0
         return {"votes": len(votes), "annotator_votes": mine, "counted": self.selector.n_votes,
                 "uncertainty": round(self.selector.uncertainty(), 4), "emotions": list(self.settings.emotions),
-                "pairing": self.settings.pairing, "gifs": len(self.media), "dataset": self.root.name,
+                "pairing": self.settings.pairing, "prior": self.prior is not None, "gifs": len(self.media),
+                "dataset": self.root.name,
                 "annotator": self.settings.annotator}
 
     # -- questions --------------------------------------------------------------------------------------
@@ -558,10 +576,12 @@ class LabelServer(AppServer):
         self.app.close()
 
 
-def make_label_server(root: str | os.PathLike[str], settings: LabelSettings = LabelSettings()) -> LabelServer:
+def make_label_server(root: str | os.PathLike[str], settings: LabelSettings = LabelSettings(),
+                      prior: Predictions | None = None) -> LabelServer:
     """A bound (not yet serving) labelling server for the dataset folder ``root``; call ``serve_forever()`` and, when
-    done, ``shutdown()`` (from another thread) and ``server_close()`` (which also releases votes.csv)."""
-    app = LabelApp(root, settings)
+    done, ``shutdown()`` (from another thread) and ``server_close()`` (which also releases votes.csv). ``prior``: see
+    ``LabelApp``."""
+    app = LabelApp(root, settings, prior)
     try:
         return LabelServer(app)
     except (OSError, OverflowError) as err:
