@@ -216,11 +216,16 @@ class TrainConfig:
     select: which weights the run keeps and tests: ``last`` (the last epoch's) or ``best_val`` (the epoch with the
     lowest validation nMSE per emotion; needs data.val_fraction > 0). The choice is made on the validation hold-out
     of the training split only; the test set is never looked at before it. docs/training.md has the measurements.
+    readout: ``head`` (the regression head as gradient descent left it) or ``ridge``: after the epochs, the head's
+    last linear layer is refitted in closed form, a ridge regression of logit(y) on its inputs over the training
+    GIFs with the penalty chosen by generalised cross-validation (kavan.training.readout; the small-set recipe,
+    docs/training.md).
     """
 
     epochs: int = 30
     min_steps: int = 0
     select: Literal["last", "best_val"] = "last"
+    readout: Literal["head", "ridge"] = "head"
     batch_size: int = 16
     optimizer: Literal["adam", "adamw"] = "adamw"
     lr: float = 1e-4
@@ -242,6 +247,8 @@ class TrainConfig:
                 raise KavanError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.select not in ("last", "best_val"):
             raise KavanError(f"train.select must be last or best_val, got {self.select!r}")
+        if self.readout not in ("head", "ridge"):
+            raise KavanError(f"train.readout must be head or ridge, got {self.readout!r}")
         for name in ("lr", "backbone_lr_scale", "weight_decay", "warmup_epochs", "grad_clip", "workers", "checkpoint_every", "min_steps"):
             if getattr(self, name) < 0:
                 raise KavanError(f"train.{name} must be >= 0, got {getattr(self, name)}")

@@ -1,21 +1,8 @@
-"""Linear least squares from baseline features to the 17 emotion intensities, with an optional ridge penalty.
+"""The baselines' regression: features → the 17 emotion intensities by least squares or ridge (λ by GCV).
 
-``LinearBaseline(ridge=λ)`` fits ŷ = b + ((x − μ) / σ) W by minimising Σ‖y − ŷ‖² + λ‖W‖²_F over the
-training GIFs, for all 17 emotions at once. μ is the training mean of the features; σ is their training
-standard deviation when ``standardise`` is on (σ of a constant feature is taken as 1, so it stays 0 and gets no
-weight) and 1 when it is off. The intercept b is the training mean of the targets and is not penalised. It is solved
-through the SVD of the centred (and scaled) training matrix:
-
-- λ = 0 is ordinary least squares; where features are collinear (a histogram's bins sum to 1, the 7 class
-  probabilities too) the SVD gives the minimum-norm solution, singular values below ``RCOND`` · s_max counted
-  as zero, which is what ``numpy.linalg.lstsq`` does;
-- λ = None picks λ from ``LAMBDA_GRID`` · n by generalised cross-validation (Golub, Heath & Wahba 1979): the λ
-  minimising GCV(λ) = n · ‖(I − H_λ) Y‖² / (n − 1 − tr H_λ)², H_λ the ridge hat matrix of the centred
-  features (the 1 is the intercept's degree of freedom), residuals summed over the 17 emotions. GCV
-  approximates leave-one-out error on the training split alone, so no test GIF is looked at.
-
-Predictions are the raw linear outputs (not clipped to [0, 1]); a GIF's quadrant is that of its argmax emotion
-(``kavan.core.emotions.quadrant_index``).
+The solver is kavan.models.ridge.RidgeRegression (shared with the ridge read-out of a trained model); this
+adds the 17-emotion check and the quadrant of a GIF's argmax emotion (``kavan.core.emotions.quadrant_index``).
+Predictions are the raw linear outputs (not clipped to [0, 1]).
 """
 
 from __future__ import annotations
@@ -23,71 +10,24 @@ from __future__ import annotations
 import numpy as np
 
 from kavan.core.emotions import EMOTIONS, quadrant_index
-
-RCOND = 1e-10
-# λ / n, n the number of training GIFs: from almost OLS to a penalty that shrinks everything to the mean.
-LAMBDA_GRID = np.logspace(-6, 2, 33)
+from kavan.models.ridge import LAMBDA_GRID, RCOND, RidgeRegression
 
 
-class LinearBaseline:
-    """Least squares (``ridge=0``), ridge with a fixed λ, or ridge with λ chosen by GCV (``ridge=None``), on
-    standardised features or (``standardise=False``) on the features as they are."""
-
-    def __init__(self, ridge: float | None = 0.0, standardise: bool = True):
-        if ridge is not None and ridge < 0:
-            raise ValueError(f"ridge must be >= 0 or None, got {ridge}")
-        self.ridge = ridge
-        self.standardise = standardise
-        self.ridge_: float | None = None  # λ actually used, set by fit
+class LinearBaseline(RidgeRegression):
+    """RidgeRegression onto the 17 emotion intensities (see kavan.models.ridge for ``ridge`` and
+    ``standardise``)."""
 
     def fit(self, features: np.ndarray, scores: np.ndarray) -> LinearBaseline:
         """Fit on training features (n, D) and their intensities (n, 17); returns self."""
-        x = np.asarray(features, dtype=np.float64)
-        y = np.asarray(scores, dtype=np.float64)
-        if x.ndim != 2 or y.shape != (len(x), len(EMOTIONS)) or len(x) < 2:
-            raise ValueError(f"need features (n, D) and scores (n, {len(EMOTIONS)}) with n >= 2, "
-                             f"got {x.shape} and {y.shape}")
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            raise ValueError("features and scores must be finite")
-        self.mean_ = x.mean(axis=0)
-        std = x.std(axis=0)
-        varies = std > 1e-12 * np.maximum(1.0, np.abs(self.mean_))
-        self.scale_ = np.where(varies, std, 1.0) if self.standardise else np.ones_like(std)
-        self.intercept_ = y.mean(axis=0)
-        z = (x - self.mean_) / self.scale_
-        yc = y - self.intercept_
-        u, s, vt = np.linalg.svd(z, full_matrices=False)
-        keep = s > RCOND * s.max() if s.size and s.max() > 0 else np.zeros_like(s, dtype=bool)
-        u, s, vt = u[:, keep], s[keep], vt[keep]
-        uty = u.T @ yc
-        lam = self._gcv(s, uty, yc, len(x)) if self.ridge is None else float(self.ridge)
-        self.ridge_ = lam
-        self.coef_ = vt.T @ ((s / (s ** 2 + lam))[:, None] * uty)
+        shape = np.shape(scores)
+        if len(shape) != 2 or shape[1] != len(EMOTIONS):
+            raise ValueError(f"need scores (n, {len(EMOTIONS)}), got {shape}")
+        super().fit(features, scores)
         return self
-
-    @staticmethod
-    def _gcv(s: np.ndarray, uty: np.ndarray, yc: np.ndarray, n: int) -> float:
-        """The λ of LAMBDA_GRID · n with the smallest GCV score (the largest λ on a tie, the safer fit)."""
-        outside = float((yc ** 2).sum() - (uty ** 2).sum())  # residual no λ can reduce
-        best, best_score = 0.0, np.inf
-        for lam in LAMBDA_GRID * n:
-            shrink = lam / (s ** 2 + lam)  # (1 − h) along each singular direction
-            residual = outside + float(((shrink[:, None] * uty) ** 2).sum())
-            dof = 1.0 + float((s ** 2 / (s ** 2 + lam)).sum())  # the intercept, then tr H_λ
-            score = n * residual / (n - dof) ** 2 if n > dof else np.inf
-            if score <= best_score:
-                best, best_score = float(lam), score
-        return best
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """Predicted intensities (n, 17) float64 for features (n, D)."""
-        if not hasattr(self, "coef_"):
-            raise RuntimeError("fit the baseline before predicting")
-        x = np.asarray(features, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != len(self.mean_):
-            raise ValueError(f"expected features (n, {len(self.mean_)}), got {x.shape}")
-        return self.intercept_ + ((x - self.mean_) / self.scale_) @ self.coef_
 
     def predict_quadrants(self, features: np.ndarray) -> np.ndarray:
         """Quadrant index (n,) of each GIF's highest predicted emotion."""
         return quadrant_index(self.predict(features))
+
+
+__all__ = ["LAMBDA_GRID", "RCOND", "LinearBaseline"]

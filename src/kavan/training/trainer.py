@@ -73,6 +73,7 @@ from kavan.training.init_weights import InitSource, apply_init, file_digest, ini
 from kavan.training.losses import LossTargets, TargetStats, total_loss
 from kavan.training.metric_logger import MetricLogger
 from kavan.training.provenance import dataset_record, git_commit
+from kavan.training.readout import fit_ridge_readout
 
 log = logging.getLogger(__name__)
 
@@ -506,6 +507,7 @@ def finish(run: Run) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     if dist.is_main:
         selected = _load_selected(run)
+        readout = _fit_readout(run) if run.config.train.readout == "ridge" else None
         test_loader = _eval_loader(_clip_set(run.data, run.config, run.model, run.data.test, False, run.show_progress),
                                    run.config)
         predictions, test = evaluate(run, test_loader, "testing")
@@ -513,6 +515,8 @@ def finish(run: Run) -> dict[str, Any]:
                    "n_val": len(run.data.val), "n_test": len(run.data.test), "epochs": run.epochs,
                    "selected_epoch": selected, "steps": run.progress["step"], "history": run.progress["history"],
                    "config_hash": config_hash(run.config)}
+        if readout is not None:
+            metrics["readout"] = readout
         title = f"{run_dir.name}: split {run.data.ids.index}, {len(run.data.train)} training GIFs"
         run_log.plot_curves(run_dir, run.progress["history"], title)
         save_model(run_dir / MODEL_FILE, run.model, run.config, run.trained_on)
@@ -538,6 +542,17 @@ def _load_selected(run: Run) -> int:
     log.info("testing the weights of epoch %d (lowest validation nMSE per emotion, %.4f)", selected["epoch"],
              selected["value"])
     return selected["epoch"]
+
+
+def _fit_readout(run: Run) -> dict[str, Any]:
+    """train.readout ridge: refit the regression head in closed form on the training GIFs (hold-out included)
+    with the kept weights (kavan.training.readout); the test set is still unseen."""
+    clips = run.data.train + run.data.val
+    loader = _eval_loader(_clip_set(run.data, run.config, run.model, clips, False, run.show_progress), run.config)
+    readout = fit_ridge_readout(run.model, loader, run.dist.device)
+    log.info("ridge read-out on %d training GIFs: lambda %.4g (%.4g per GIF)", readout["n"], readout["lambda"],
+             readout["lambda_per_gif"])
+    return readout
 
 
 def train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: KavanConfig,
