@@ -26,7 +26,9 @@ comparison in three steps, each kept here:
 Candidate pairs: all pairs of an emotion while there are at most ``max_pairs`` of them (ASAP's exhaustive search;
 200 GIFs give 19,900); beyond that, batch mode scores each GIF against its ``n_near`` nearest GIFs in posterior mean
 and ``n_far`` random ones, and sequential mode scores the ``n_anchors`` GIFs of largest posterior sigma (and as many
-random ones) against the same kind of partners. docs/labelling.md gives the costs.
+random ones) against the same kind of partners. Only the emotion that got a vote is solved again: in sequential
+mode with at most ``max_sweeps`` EP sweeps from its previous messages before a choice (ASAP's code runs a fixed 4
+to 6), a batch on a posterior solved to convergence. docs/labelling.md gives the costs.
 
 With a model prior (``PairSelector(prior=...)``) the gain of a pair is also weighted by the chance that an annotator
 sees the emotion in at least one of the two GIFs, ``informative_share``: annotators answer "neither" when neither
@@ -141,16 +143,21 @@ def spanning_batch(i: np.ndarray, j: np.ndarray, gain: np.ndarray, n: int, rng: 
     return picked[np.argsort(-gain[picked], kind="stable")]
 
 
+NEW_VOTES, SWEPT, CONVERGED = 0, 1, 2  # the state of an emotion's EP since its last vote
+FULL_SWEEPS = 1000
+
+
 class AsapChooser:
     """ASAP for ``PairSelector``: one EP posterior per emotion and the choice of the next pair (module docstring).
 
     ``prior_mu``/``prior_sigma`` are (n_emotions, n_gifs) on the rating scale; ``faint`` turns on the
-    ``informative_share`` weighting (with a model prior). ``tol``/``max_sweeps`` bound the EP solve before each
-    choice."""
+    ``informative_share`` weighting (with a model prior). Before a choice, an emotion with new votes gets at most
+    ``max_sweeps`` EP sweeps from its previous messages (ASAP's code runs a fixed 4 to 6), which bounds the cost of a
+    choice; ``posterior`` solves to ``tol``."""
 
     def __init__(self, prior_mu: np.ndarray, prior_sigma: np.ndarray, rng: np.random.Generator, *,
                  batch: bool = False, faint: bool = False, batch_size: int | None = None, max_pairs: int = 20_000,
-                 n_anchors: int = 16, n_near: int = 8, n_far: int = 4, tol: float = 1e-3, max_sweeps: int = 50):
+                 n_anchors: int = 16, n_near: int = 8, n_far: int = 4, tol: float = 1e-3, max_sweeps: int = 5):
         if max_pairs < 1 or min(n_anchors, n_near, n_far) < 0 or n_anchors + n_far == 0:
             raise KavanError("ASAP's candidate counts must be >= 0 with at least one anchor or random partner")
         self._ep = [EPPosterior(m, s) for m, s in zip(prior_mu, prior_sigma)]
@@ -162,7 +169,7 @@ class AsapChooser:
         self._level = np.median(prior_mu, axis=1) if faint else None
         n_emotions = len(self._ep)
         self._stale = [True] * n_emotions
-        self._solved = [True] * n_emotions
+        self._state = [CONVERGED] * n_emotions
         self._ranked: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64),) * 2 + (np.zeros(0),)
                                                                           for _ in range(n_emotions)]
         self._queues: list[list[tuple[int, int]]] = [[] for _ in range(n_emotions)]
@@ -176,22 +183,24 @@ class AsapChooser:
         """Add one vote of emotion e to its graph (``winner`` is either GIF of a draw)."""
         self._ep[e].add(np.array([winner]), np.array([loser]), np.array([drawn]))
         self._stale[e] = True
-        self._solved[e] = False
+        self._state[e] = NEW_VOTES
 
     def posterior(self, e: int, params: TrueSkillParams) -> tuple[np.ndarray, np.ndarray]:
         """(mu, sigma) of emotion e's EP posterior, solved to ``tol`` with ``params``' draw margin."""
-        self._solve(e, params)
+        self._solve(e, params, full=True)
         return self._ep[e].mu, self._ep[e].sigma
 
-    def _solve(self, e: int, params: TrueSkillParams) -> None:
+    def _solve(self, e: int, params: TrueSkillParams, full: bool = False) -> None:
+        """Sweep emotion e's EP: to convergence (``full``), or at most ``max_sweeps`` once after new votes."""
         ep = self._ep[e]
         p = static_params(params)
         if p != ep.params:
             ep.set_draw_margin(p)
-            self._solved[e] = False
-        if not self._solved[e]:
-            ep.solve(self.tol, self.max_sweeps)
-            self._solved[e] = True
+            self._state[e] = NEW_VOTES
+        if self._state[e] == CONVERGED or (self._state[e] == SWEPT and not full):
+            return
+        limit = FULL_SWEEPS if full else self.max_sweeps
+        self._state[e] = CONVERGED if ep.solve(self.tol, limit) < limit else SWEPT
 
     def gain(self, e: int, i: np.ndarray, j: np.ndarray, params: TrueSkillParams) -> np.ndarray:
         """The (weighted) expected information gain of the pairs (i, j) of emotion e on its current posterior."""
@@ -265,8 +274,8 @@ class AsapChooser:
 
     def make_batch(self, e: int, params: TrueSkillParams) -> list[tuple[int, int]]:
         """A new batch for emotion e: the pairs (i < j) of the minimum spanning tree over the candidates weighted by
-        1 / EIG on the freshly solved posterior, largest EIG first."""
-        self._solve(e, params)
+        1 / EIG on the posterior solved to convergence, largest EIG first."""
+        self._solve(e, params, full=True)
         i, j = self._candidates(e, anchors_only=False)
         gain = self.gain(e, i, j, params)
         picked = spanning_batch(i, j, gain, self.n_gifs, self._rng)[:self.batch_size]

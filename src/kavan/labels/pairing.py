@@ -1,4 +1,4 @@
-"""Which (pair, emotion) to ask next: GIFGIF's random rounds, or active sampling on the TrueSkill posterior.
+"""Which (pair, emotion) to ask next: GIFGIF's random rounds, active sampling on the TrueSkill posterior, or ASAP.
 
 A labelling page shows two GIFs and one emotion and asks which GIF shows it more (a, b or neither). Each
 emotion is its own TrueSkill environment (``kavan.labels.ratings``); ``PairSelector`` keeps the posterior
@@ -10,33 +10,37 @@ Strategies (``STRATEGIES``):
   k full rounds every GIF has exactly k votes for that emotion (with an odd count the left-over GIF is paired
   with a random other one, as ``kavan.synth.votes.pairings`` does); the emotions are taken in turn, one pair
   each. It ignores the votes.
-* ``active`` (the default) keeps GIFGIF's balance and chooses each GIF's partner by expected information:
-  the anchor is a (GIF, emotion) entry with the fewest votes (ties at random), so every GIF gets its k-th
-  vote in an emotion before any gets its (k+1)-th; its partner is the candidate whose vote is expected to
-  shrink the posterior the most, the criterion of ASAP (Mikhailiuk et al. 2020, "Active sampling for
-  pairwise comparisons via approximate message passing and information gain maximization"), here with
-  TrueSkill's closed-form update in place of ASAP's message passing. For a candidate (i, j) the outcome
-  probabilities a / b / neither follow from the TrueSkill model, and each outcome's posterior variances
-  from ``rate_1vs1``; the score is the expected drop of sigma_i² + sigma_j². Partners that have not yet had
-  this round's vote come first (balance), then the score decides.
+* ``active`` (the default) chooses by expected information on the online TrueSkill posterior: for a candidate
+  (i, j) the outcome probabilities a / b / neither follow from the TrueSkill model, and each outcome's posterior
+  variances from ``rate_1vs1``; the score is the expected drop of sigma_i² + sigma_j² (ASAP's idea, Mikhailiuk et
+  al. 2020, with TrueSkill's closed-form update in place of message passing). Balanced (the default without a
+  prior): the anchor is a (GIF, emotion) entry with the fewest votes (ties at random), so every GIF gets its k-th
+  vote in an emotion before any gets its (k+1)-th, and partners that have not yet had this round's vote come
+  first; then the score decides. Unbalanced (``balance=False``, the default with a prior): the ``n_anchors``
+  entries with the largest sigma, or with probability ``explore`` a random one, each against its candidates, and
+  the score alone decides.
 
   The model the choice is scored with has its draw probability set to the observed share of "neither"
   (GIFGIF's TrueSkill assumes 10 %; SynthGIF's annotators answer "neither" to about 78 % of random pairs,
   since most GIFs show most emotions faintly). With the assumed 10 %, a draw between two equal GIFs looks
   very informative and the score keeps pairing faint GIFs with each other.
+* ``asap``: ASAP as published, on the full EP posterior of every emotion over all its votes
+  (``kavan.labels.asap``; ``batch=True`` for its spanning-tree batches, which the labelling page uses).
 
-Why balance: scoring by expected gain alone (``balance=False``: the ``n_anchors`` entries with the largest
-sigma, partners by score, a share ``explore`` of random anchors) lost to random pairing in simulation —
-mean Pearson r of mu with the latents 0.682 / 0.778 / 0.850 at 2 / 4 / 8 votes per GIF against random's
-0.788 / 0.886 / 0.939 (200 GIFs, 5 emotions, 2 seeds). It spends votes on the GIFs whose outcomes were
-surprising and starves the rest, and TrueSkill's online mu, which the scores are, orders GIFs best when
-every GIF has met the same spread of opponents. With balance, active and random are within noise of each
-other on the same runs (0.749 / 0.874 / 0.933); docs/labelling.md has the full measurement.
+A model prior (``prior``: predicted intensities, ``kavan.labels.prior``) sets every rating's starting mu and
+sigma; the gain of a pair is then also weighted by the chance that either GIF shows the emotion at all
+(``kavan.labels.asap.informative_share``), so pairs the model calls faint on both sides are rarely asked.
+
+Why balance without a prior, and not with one (docs/labelling.md has the measurements): from GIFGIF's prior, the
+gain alone spends votes on the GIFs whose outcomes were surprising and starves the rest, and TrueSkill's online
+mu orders GIFs best when every GIF has met the same spread of opponents: unbalanced needs more votes than random
+pairing, balanced about as many. With a model prior every GIF starts placed, and choosing by gain alone needs the
+fewest votes of all the strategies measured (with the scores started from the same prior).
 
 Scoring all pairs is out of reach (5·10⁷ pairs per emotion at 10,000 GIFs), so ``next`` scores a small
 candidate set, vectorised: for the anchor, the ``n_near`` GIFs nearest in mu in the same emotion, ``n_far``
-random ones and ``n_far`` random ones among those behind in the round. About 2 ms a call at 10,000 GIFs ×
-17 emotions. Busy pairs (shown to someone else, either order) and self-pairs are skipped; when every
+random ones and (balanced) ``n_far`` random ones among those behind in the round. A few ms a call at 10,000
+GIFs × 17 emotions. Busy pairs (shown to someone else, either order) and self-pairs are skipped; when every
 candidate is busy a random free pair is asked.
 """
 
@@ -61,7 +65,7 @@ class PairSelector:
 
     def __init__(self, ids: list[str], emotions: list[str], strategy: str = "active", seed: int = 0,
                  params: TrueSkillParams = TrueSkillParams(), *, n_anchors: int = 8, n_near: int = 16,
-                 n_far: int = 16, balance: bool = True, explore: float = 0.1, prior: np.ndarray | None = None,
+                 n_far: int = 16, balance: bool | None = None, explore: float = 0.1, prior: np.ndarray | None = None,
                  prior_sigma: float = PRIOR_SIGMA, batch: bool = False, weigh_faint: bool = True,
                  asap_options: dict | None = None):
         if strategy not in STRATEGIES:
@@ -78,7 +82,7 @@ class PairSelector:
         self.params = params
         self.seed = seed
         self.n_anchors, self.n_near, self.n_far, self.explore = n_anchors, n_near, n_far, explore
-        self.balance = balance
+        self.balance = prior is None if balance is None else balance
         self.batch = batch
         self._asap_options = dict(asap_options or {})
         self._prior_mu, self._prior_sigma = self._prior(prior, prior_sigma)
