@@ -94,4 +94,6 @@ def test_a_run_with_the_ridge_readout_tests_and_saves_the_refitted_head(synth24,
         same = torch.equal(value, plain_model.model.state_dict()[name])
         assert same == (not name.startswith("heads.regressor.")), name
     assert "readout" not in plain.metrics
+    # the head as gradient descent left it is tested too, and scores as the run without the read-out
+    assert readout["test_before"]["nmse_per_emotion"] == pytest.approx(plain.metrics["test"]["nmse_per_emotion"])
     assert np.isfinite(tested.intensities).all()

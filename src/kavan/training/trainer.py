@@ -507,9 +507,12 @@ def finish(run: Run) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     if dist.is_main:
         selected = _load_selected(run)
-        readout = _fit_readout(run) if run.config.train.readout == "ridge" else None
         test_loader = _eval_loader(_clip_set(run.data, run.config, run.model, run.data.test, False, run.show_progress),
                                    run.config)
+        readout = None
+        if run.config.train.readout == "ridge":  # the trained head's test scores are reported beside, never used
+            _, trained_head = evaluate(run, test_loader, "testing the trained head")
+            readout = _fit_readout(run) | {"test_before": trained_head}
         predictions, test = evaluate(run, test_loader, "testing")
         metrics = {"split": run.data.ids.index, "test": test, "n_train": len(run.data.train),
                    "n_val": len(run.data.val), "n_test": len(run.data.test), "epochs": run.epochs,
