@@ -32,7 +32,8 @@ around one GIF, the undamped sweeps converge, in fewer sweeps than damped ones. 
 empty message (τ = ν = 0).
 
 The fixed point does not depend on the order of the votes, unlike the online filter's result. Each sweep costs a
-few numpy passes over the votes (about 2 ms for 25,000 votes); from a warm start a new vote needs a few sweeps.
+few numpy passes over the votes: 1.7 ms for 10,000 votes and 4.5 ms for 25,000 on the 2-core machine, where a cold
+solve to 0.001 took 12–14 sweeps and, after one more vote, a warm one 7–11.
 """
 
 from __future__ import annotations
