@@ -231,3 +231,20 @@ def test_informative_share_is_small_only_when_both_gifs_are_below_the_level():
     share = informative_share(np.array([5.0, 5.0, 40.0]), np.full(3, 2.0), np.array([5.0, 40.0, 40.0]),
                               np.full(3, 2.0), 20.0, beta)
     assert share[0] < 0.01 and share[1] > 0.99 and share[2] > 0.99
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_the_limited_candidate_sets_never_hand_out_a_busy_pair(batch):
+    """With more pairs than max_pairs, candidates are anchors/neighbours plus random partners; busy pairs (either
+    order) are still skipped, and every GIF of a batch's tree is reached."""
+    ids = [f"g{i}" for i in range(30)]
+    sel = PairSelector(ids, ["fear", "anger"], strategy="asap", seed=2, batch=batch, asap_options={"max_pairs": 50})
+    rng = np.random.default_rng(0)
+    busy: list[tuple[str, str, str]] = []
+    for _ in range(120):
+        a, b, e = sel.next(busy)
+        assert a != b and (a, b, e) not in busy and (b, a, e) not in busy
+        busy.append((b, a, e))
+        if len(busy) > 20:
+            x, y, emo = busy.pop(0)
+            sel.observe(x, y, emo, ("a", "b", "neither")[int(rng.integers(3))])
