@@ -35,6 +35,10 @@ sees the emotion in at least one of the two GIFs, ``informative_share``: annotat
 GIF shows the emotion, and then learn nothing about their order. The level below which a GIF counts as not showing
 it is the median of the prior means of that emotion (most GIFs show most emotions faintly or not at all). This too
 is our extension; it only applies with a prior, since without one the rating scale has no fixed zero.
+
+Measured on SynthGIF's annotator (docs/labelling.md), ASAP needs more votes than random pairing, with or without a
+prior: most "neither" answers there mean that neither GIF shows the emotion, not that the two are close, and the
+faint majority's pairs look the most uncertain to the model.
 """
 
 from __future__ import annotations
@@ -151,7 +155,8 @@ class AsapChooser:
     """ASAP for ``PairSelector``: one EP posterior per emotion and the choice of the next pair (module docstring).
 
     ``prior_mu``/``prior_sigma`` are (n_emotions, n_gifs) on the rating scale; ``faint`` turns on the
-    ``informative_share`` weighting (with a model prior). Before a choice, an emotion with new votes gets at most
+    ``informative_share`` weighting (with a model prior). ``batch_size`` hands out only the first (largest-gain)
+    pairs of each tree; None, the whole tree, as published. Before a choice, an emotion with new votes gets at most
     ``max_sweeps`` EP sweeps from its previous messages (ASAP's code runs a fixed 4 to 6), which bounds the cost of a
     choice; ``posterior`` solves to ``tol``."""
 
