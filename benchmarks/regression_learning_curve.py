@@ -142,7 +142,8 @@ def table(results: dict[str, Any]) -> str:
         if not cells:
             continue
         values = {r: [c["rows"][r]["nmse_per_emotion"] for c in cells if r in c["rows"]] for r in present}
-        shown = [f"{np.mean(v):.3f} ± {np.std(v, ddof=1) if len(v) > 1 else 0.0:.3f}" for v in values.values()]
+        shown = [f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else f"{v[0]:.3f} (one split)"
+                 if v else "—" for v in values.values()]
         share = cells[0]["n_test"] / size
         verdicts = []
         for other in ("colour_histogram", "chance"):
@@ -160,6 +161,7 @@ def plot(all_results: list[dict[str, Any]], out: Path) -> None:
 
     fig, axes = plt.subplots(1, len(all_results), figsize=(4.2 * len(all_results), 3.6), squeeze=False,
                              sharey=True)
+    colours = dict(zip(ROWS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for ax, results in zip(axes[0], all_results):
         for row in ROWS:
             points = [(s, [c["rows"][row]["nmse_per_emotion"] for c in results["cells"]
@@ -168,16 +170,18 @@ def plot(all_results: list[dict[str, Any]], out: Path) -> None:
             if points:
                 ax.errorbar([s for s, _ in points], [np.mean(v) for _, v in points],
                             yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for _, v in points], marker="o",
-                            capsize=3, label=LABELS[row])
+                            capsize=3, label=LABELS[row], color=colours[row])
         ax.set_xscale("log")
         ax.set_xticks(results["sizes"], [str(s) for s in results["sizes"]])
+        ax.minorticks_off()
         ax.set_title(results["data"])
         ax.set_xlabel("training GIFs")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test nMSE per emotion (lower is better)")
     axes[0][0].set_ylim(0.6, 1.15)
-    axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
+    handles = {label: h for ax in axes[0] for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=4, fontsize=7)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(out, dpi=110)
 
 
