@@ -19,10 +19,11 @@ from kavan.labels.vote_log import VOTE_LOG_COLUMNS
 class Labeller:
     """`kavan label DIR` in a second interpreter, and a client for its JSON endpoints."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, preexec_fn=None):
         self.process = subprocess.Popen([sys.executable, "-m", "kavan", "label", str(root), "--port", "0",
                                          "--emotions", "anger,happiness"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=preexec_fn)
         line = self.process.stdout.readline()
         assert line.startswith("kavan label: open http://127.0.0.1:"), line + self.process.stderr.read()
         self.url = line.split()[3].rstrip("/")
@@ -93,3 +94,13 @@ def test_acknowledged_votes_survive_sigkill_and_a_restart_continues(synth16_copy
         labeller.process.send_signal(signal.SIGINT)
         labeller.process.communicate(timeout=60)
     assert len(on_disk(root)) == len(acknowledged) + 1
+
+
+def test_sigint_stops_a_server_started_with_sigint_ignored(synth16_copy):
+    """A job a script puts in the background starts with SIGINT ignored; `kavan label` still stops on it, and
+    says so."""
+    labeller = Labeller(synth16_copy, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert labeller.call("/api/status")["gifs"] == 16
+    labeller.process.send_signal(signal.SIGINT)
+    _, stderr = labeller.process.communicate(timeout=30)
+    assert labeller.process.returncode == 0 and "stopped" in stderr

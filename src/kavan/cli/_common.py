@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import signal
+import threading
 
 from kavan.core.overrides import as_arguments
 
@@ -39,7 +41,12 @@ def command_line(name: str, args: argparse.Namespace, options: list[str], extra:
 
 
 def serve_until_interrupted(server) -> int:
-    """Run a web server until Ctrl-C, then close its socket; the exit status of `kavan serve` and `kavan label`."""
+    """Run a web server until Ctrl-C, then close its socket; the exit status of `kavan serve` and `kavan label`.
+
+    SIGINT stops it even when the process was started with SIGINT ignored (a job a script put in the background
+    inherits that), so `kill -INT` always ends a server the way Ctrl-C does."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
