@@ -86,6 +86,29 @@ def test_dataset_run_resumes_recomputes_on_new_settings_and_survives_bad_files(r
     assert boss2.keypoints.shape[1] == 2 and "max_faces=2" in boss2.backend_version
 
 
+def test_the_force_option_of_the_command_replaces_caches_that_a_plain_run_keeps(real_gifs, tmp_path, capsys):
+    root = _dataset(tmp_path, real_gifs, ["rainbow-vomit.gif"])
+    cache = root / "keypoints" / "rainbow-vomit.safetensors"
+    assert main(["keypoints", str(root)]) == 0
+    real = cache.read_bytes()
+    record = keypoint_cache.load(cache)
+    # a cache that loads and claims this backend and settings, but whose points are not the estimator's
+    wrong = record.keypoints.copy()
+    wrong[..., :] = [5.0, 7.0, 0.5]
+    keypoint_cache.save(cache, keypoint_cache.KeypointRecord(wrong, record.backend, record.backend_version,
+                                                             record.width, record.height))
+    planted = cache.read_bytes()
+    assert planted != real
+    capsys.readouterr()
+
+    assert main(["keypoints", str(root)]) == 0                     # without --force: taken as done, left alone
+    assert cache.read_bytes() == planted and "0 estimated" in capsys.readouterr().out
+    assert main(["keypoints", str(root), "--force"]) == 0          # with it: estimated again and replaced
+    assert "1 estimated" in capsys.readouterr().out
+    assert cache.read_bytes() == real
+    assert sorted(p.name for p in (root / "keypoints").iterdir()) == [cache.name]  # no temporary file left
+
+
 def test_shards_split_the_ids_exactly_once(real_gifs, tmp_path):
     ids = [f"gif{i:04d}" for i in range(300)]
     owners = [[s for s in range(1, 4) if in_shard(i, (s, 3))] for i in ids]

@@ -1,8 +1,10 @@
 """`kavan keypoints PATH`: estimate 70 facial keypoints with confidences, offline (MediaPipe face mesh + dlib).
 
 PATH a dataset folder: every media file in PATH/gifs gets PATH/keypoints/<id>.safetensors (kavan.keypoints.cache);
-files already done with the same backend and settings are skipped (resumable), caches made otherwise are kept
-unless ``--force``, ``--workers`` processes run in parallel, ``--shard i/n`` takes one n-th of the ids. Exit code 0 when no file failed, 1 otherwise.
+files already done with the same backend and settings are skipped (resumable), caches made otherwise are kept;
+``--force`` estimates every file again and replaces its cache (atomically, as every cache is written);
+``--workers`` processes run in parallel, ``--shard i/n`` takes one n-th of the ids. Exit code 0 when no file
+failed, 1 otherwise.
 SIGTERM or Ctrl-C stops the run cleanly (workers stopped, only whole caches left, the summary printed, one line
 on stderr) with exit code 128 + the signal's number; a second one stops it at once.
 
@@ -82,7 +84,7 @@ def _run_folder(args: argparse.Namespace, config: KeypointConfig) -> int:
 
     shard = parse_shard(args.shard)
     with stop_on_signals():
-        report = run_dataset(args.path, config, workers=args.workers, shard=shard)
+        report = run_dataset(args.path, config, workers=args.workers, shard=shard, force=args.force)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
     else:
