@@ -3,6 +3,8 @@ undo of one annotator's last vote, and old four-column files kept as they are.""
 
 from __future__ import annotations
 
+import csv
+import fcntl
 import logging
 import os
 
@@ -123,3 +125,81 @@ def test_a_file_without_the_vote_columns_is_refused(tmp_path):
 def test_line_breaks_in_a_cell_are_refused(tmp_path):
     with VoteLog(tmp_path / "votes.csv") as log, pytest.raises(KavanError, match="line break"):
         log.append(vote(annotator="two\nlines"))
+
+
+def test_no_lock_file_exists_to_be_removed_and_the_lock_holds_whatever_is_deleted(tmp_path):
+    """The lock is on votes.csv itself: deleting every other file of the folder lets no second writer in, and the
+    refusal never tells anyone to delete something."""
+    path = tmp_path / "votes.csv"
+    with VoteLog(path) as log:
+        log.append(vote("g1", "g2", annotator="ann"))
+        assert [p.name for p in tmp_path.iterdir()] == ["votes.csv"]
+        (tmp_path / "votes.csv.lock").write_text("")  # a lock file an older kavan left: meaningless now
+        (tmp_path / "votes.csv.lock").unlink()
+        with pytest.raises(KavanError) as refused:
+            VoteLog(path)
+        assert "remove" not in str(refused.value) and "delete" not in str(refused.value)
+
+
+def test_a_writer_waiting_on_the_old_file_of_an_undo_sees_the_new_one_and_is_refused(tmp_path):
+    """An undo renames a new file over votes.csv and only then lets go of the old file's lock: a second writer
+    that held the old file open gets that lock, but it is on a file the name no longer points to."""
+    from kavan.labels.vote_log import _same_file
+
+    path = tmp_path / "votes.csv"
+    with VoteLog(path) as log:
+        log.append(vote("g1", "g2", annotator="ann"))
+        log.append(vote("g2", "g3", annotator="ann"))
+        waiting = os.open(path, os.O_RDWR)  # a second writer that opened the file before the undo
+        try:
+            assert log.undo("ann") is not None
+            fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the old file's lock is free now...
+            assert not _same_file(waiting, path)  # ...but the name points to the new file, which is locked
+        finally:
+            os.close(waiting)
+        with pytest.raises(KavanError, match="another process is writing"):
+            VoteLog(path)
+        log.append(vote("g3", "g4", annotator="ann"))
+    assert path.read_text() == HEADER + "g1,g2,anger,a,ann,2026-01-01T00:00:00Z\ng3,g4,anger,a,ann,2026-01-01T00:00:00Z\n"
+
+
+def test_a_votes_file_removed_under_an_open_log_refuses_the_vote(tmp_path):
+    path = tmp_path / "votes.csv"
+    with VoteLog(path) as log:
+        log.append(vote("g1", "g2", annotator="ann"))
+        path.unlink()
+        with VoteLog(path) as second:  # the name is free: a new file, and a new writer
+            second.append(vote("g5", "g6", annotator="bo"))
+            with pytest.raises(KavanError, match="removed or replaced"):
+                log.append(vote("g2", "g3", annotator="ann"))  # not acknowledged into a file nobody sees
+            with pytest.raises(KavanError, match="removed or replaced"):
+                log.undo("ann")
+    assert path.read_text() == HEADER + "g5,g6,anger,a,bo,2026-01-01T00:00:00Z\n"
+
+
+def test_remove_takes_out_that_vote_object_only(tmp_path):
+    path = tmp_path / "votes.csv"
+    with VoteLog(path) as log:
+        first, second = vote("g1", "g2", annotator="ann"), vote("g1", "g2", annotator="ann")
+        log.append(first)
+        log.append(second)
+        assert log.remove(first) and not log.remove(first)
+        assert log.votes()[0] is second
+
+
+def test_cells_that_a_spreadsheet_would_run_are_written_as_text_and_read_back_unchanged(tmp_path):
+    from kavan.labels.ratings import read_votes
+
+    path = tmp_path / "votes.csv"
+    name = '=HYPERLINK("http://evil.example","x")'
+    with VoteLog(path) as log:
+        log.append(vote("-g1", "@g2", annotator=name))
+        log.append(vote("'g3", "+g4", annotator="'quoted"))
+    lines = path.read_text().splitlines()
+    assert lines[1] == "'-g1,'@g2,anger,a,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",2026-01-01T00:00:00Z"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for line in lines for cell in next(csv.reader([line])))
+    with VoteLog(path) as log:
+        assert [v.annotator for v in log.votes()] == [name, "'quoted"]
+        assert [(v.gif_a, v.gif_b) for v in log.votes()] == [("-g1", "@g2"), ("'g3", "+g4")]
+    votes = read_votes(path)
+    assert sorted(votes.ids) == ["'g3", "+g4", "-g1", "@g2"]

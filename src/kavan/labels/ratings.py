@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kavan.core.csv_cells import read_cell
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
 from kavan.core.issues import IssueLog, closest_name, well_formed_rows
@@ -96,7 +97,7 @@ def parse_votes(path: Path, issues: IssueLog, known_ids: Iterable[str] | None = 
     emotions: list[int] = []
     outcomes: list[int] = []
     for line, row in well_formed_rows(path, len(header), rows[1:], issues):
-        gif_a, gif_b, emotion, winner = (row[c].strip() for c in cols)
+        gif_a, gif_b, emotion, winner = (read_cell(row[c].strip()) for c in cols)
         parsed = _parse_vote(path, line, gif_a, gif_b, emotion, winner, issues)
         if parsed is None:
             continue

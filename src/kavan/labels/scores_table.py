@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kavan.core.csv_cells import formula_safe, read_cell
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
 from kavan.core.issues import IssueLog, closest_name, well_formed_rows
@@ -99,7 +100,7 @@ def _parse_rows(path: Path, rows: list[list[str]], width: int, positions: list[i
     values: list[list[float]] = []
     first_line: dict[str, int] = {}
     for line, row in well_formed_rows(path, width, rows, log):
-        gif_id = row[positions[0]].strip()
+        gif_id = read_cell(row[positions[0]].strip())
         if not gif_id:
             log.error("empty-id", path, f"line {line}: empty id", "give every row the GIF's file name stem")
             continue
@@ -145,7 +146,8 @@ def _parse_values(path: Path, line: int, gif_id: str, cells: list[str], log: Iss
 
 
 def write_scores(path: Path, ids: list[str], scores: np.ndarray) -> None:
-    """Write ``scores`` (n, 17) in EMOTIONS order as a scores.csv with an ``id`` column, 6 decimals."""
+    """Write ``scores`` (n, 17) in EMOTIONS order as a scores.csv with an ``id`` column (formula-safe:
+    kavan.core.csv_cells), 6 decimals."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != (len(ids), len(EMOTIONS)):
         raise ValueError(f"expected scores of shape ({len(ids)}, {len(EMOTIONS)}), got {scores.shape}")
@@ -156,6 +158,6 @@ def write_scores(path: Path, ids: list[str], scores: np.ndarray) -> None:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(COLUMNS)
             for gif_id, row in zip(ids, scores):
-                writer.writerow([gif_id, *(f"{v:.6f}" for v in row)])
+                writer.writerow([formula_safe(gif_id), *(f"{v:.6f}" for v in row)])
     except OSError as err:
         raise KavanError(f"cannot write scores file: {err.strerror or err}", path) from None
