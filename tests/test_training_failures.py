@@ -1,6 +1,7 @@
 """Training in the face of bad input and divergence: a GIF with a corrupt frame is left out and recorded (end to
-end as with a feature cache), a diverging loss stops the run with a clear error and writes no model, and a
-config with a non-finite number is refused before anything is written."""
+end as with a feature cache), a diverging loss (not finite, or finite but exploded past trainer.LOSS_LIMIT) stops
+the run with a clear error and writes no model, and a config with a non-finite number is refused before anything
+is written."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import yaml
 
 from gif_bytes import Frame, gif_bytes, graphic_control
 from kavan.cli import main
+from kavan.config import LossConfig
+from kavan.models.kavan import KavanOutput
+from kavan.training import trainer
 from kavan.training.checkpoint import load_checkpoint
+from kavan.training.losses import LossTargets, quadrant_targets, total_loss
 from training_data import tiny_mapping
 
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
@@ -64,6 +69,55 @@ def test_a_diverging_run_stops_with_an_error_and_writes_no_model(synth16, tmp_pa
     assert info["status"] == "diverged" and "not finite" in info["error"]
     if (run / "checkpoint.safetensors").exists():  # only the last good step's weights, all finite
         assert all(torch.isfinite(v).all() for v in load_checkpoint(run / "checkpoint.safetensors").model.values())
+
+
+@pytest.mark.parametrize("lr, diverges", [(1000000.0, True), (0.003, False)], ids=["lr-1e6", "lr-tiny-default"])
+def test_a_loss_that_explodes_but_stays_finite_stops_the_run_as_diverged(synth16, tmp_path, capsys, lr, diverges):
+    run = tmp_path / "run"
+    config = _config(tmp_path, f"train.lr={lr}", "train.epochs=3", "train.feature_cache=true")
+    code = main(["train", "--config", str(config), "--data", str(synth16), "--out", str(run),
+                 "--cache-dir", str(tmp_path / "cache"), "--no-progress"])
+    info = json.loads((run / "run.json").read_text())
+    if not diverges:  # the tiny config's own learning rate: the bound never trips on a healthy run
+        assert code == 0 and info["status"] == "finished" and (run / "model.safetensors").is_file()
+        return
+    assert code != 0
+    err = capsys.readouterr().err
+    # the first step's loss is the initial weights' (about 4); the second follows an update of size 1e6
+    assert "training diverged at step 2 (epoch 1): the loss exploded: ce " in err and "lower train.lr" in err.lower()
+    assert not (run / "model.safetensors").exists() and not (run / "metrics.json").exists()
+    assert info["status"] == "diverged" and info["error"].startswith("training diverged at step 2 ")
+    assert f"above {trainer.LOSS_LIMIT:g}" in info["error"]
+
+
+def test_the_divergence_bound_is_far_above_what_the_bounded_loss_terms_can_reach():
+    """The worst case of every term bounded by construction: constant targets (nMSE's floored denominator),
+    predictions as far as they go, every emotion pair ordered against the targets, masks on another cell than the
+    heatmaps; then a cross-entropy of confidently wrong logits of 100."""
+    b, t, k = 2, 3, 2
+    targets = torch.linspace(0, 1, 17).repeat(b, 1)
+    constant = torch.zeros(b, 17)
+    masks = torch.zeros(b, t, k * k)
+    masks[..., 0] = 1
+    heatmaps = torch.zeros(b, t, k * k)
+    heatmaps[..., 1] = 1
+    for y, y_hat in [(constant, torch.ones(b, 17)), (targets, targets.flip(1))]:
+        wrong = torch.full((b, 4), -50.0)
+        wrong[torch.arange(b), (quadrant_targets(y) + 1) % 4] = 50.0  # sure of another quadrant than the target's
+        output = KavanOutput(intensities=y_hat, quadrant_logits=wrong, representation=torch.zeros(b, 1),
+                             attention=masks.view(b, t, k, k))
+        terms = total_loss(output, LossTargets(y, heatmaps.view(b, t, k, k), torch.ones(b, t, dtype=torch.bool)),
+                           LossConfig(rank_margin=1.0))
+        values = {key: float(value) for key, value in terms.items()}
+        assert values["nmse"] <= 17 / 1e-3 + 1 and values["rank"] <= 2.0 and values["kp"] <= 2.0 + 1e-6
+        assert 50 < values["ce"] < 200
+        assert max(values.values()) * 50 < trainer.LOSS_LIMIT
+        trainer._check_divergence(values)  # passes
+    assert values["rank"] > 1.0 and terms["kp"] == pytest.approx(2.0)
+    with pytest.raises(trainer.Diverged, match=r"the loss exploded: ce 2e\+06 above 1e\+06"):
+        trainer._check_divergence({"total": 2e6, "nmse": 1.0, "ce": 2e6})
+    with pytest.raises(trainer.Diverged, match="the loss is not finite"):
+        trainer._check_divergence({"total": float("nan"), "nmse": 1.0})
 
 
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])

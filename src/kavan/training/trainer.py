@@ -89,8 +89,17 @@ LOSS_TERMS = ("total", "nmse", "rank", "ce", "kp")
 VAL_METRICS = ("accuracy", "nmse_per_gif", "nmse_per_emotion", "pearson_mean")  # logged per epoch as val_<name>
 
 
+LOSS_LIMIT = 1e6
+"""A loss term above this is divergence, as a NaN is. No healthy run comes near it: the intensities are sigmoids
+in [0, 1] and the nMSE denominators are floored at 1e-3, so L_nMSE <= 17 / 1e-3 = 1.7e4 per GIF (1e3 per emotion),
+L_rank <= rank_margin + 1 and L_kp <= 2 (two distributions over the cells) whatever the weights; L_CE over the 4
+quadrants starts near ln 4 = 1.39, and reaching 1e6 takes quadrant logits about 1e6 apart: weights blown up by too
+high a learning rate. The terms are compared before their loss.lambda_* weights, so the weights move no bound."""
+
+
 class Diverged(KavanError):
-    """A training step's loss is NaN or infinite (the reason lists the loss terms)."""
+    """A training step's loss is NaN or infinite, or a loss term is above LOSS_LIMIT (the reason says which and
+    lists the loss terms)."""
 
 
 @dataclass
@@ -445,10 +454,10 @@ def train_one_epoch(run: Run, epoch: int) -> dict[str, Any]:
 
 def _diverged(run: Run, epoch: int, err: Diverged) -> KavanError:
     """The error that stops a diverged run, after rank 0 marked run.json ``diverged``; nothing else is written,
-    so no model or checkpoint ever holds the non-finite weights."""
-    message = (f"training diverged at step {run.progress['step'] + 1} (epoch {epoch + 1}): the loss is not finite "
-               f"({err.reason}); no model was written from this run. Lower train.lr (now {run.config.train.lr:g}) "
-               "or raise train.warmup_epochs, and start a new --out")
+    so no model or checkpoint ever holds the weights of the step that diverged."""
+    message = (f"training diverged at step {run.progress['step'] + 1} (epoch {epoch + 1}): {err.reason}; no model "
+               f"was written from this run. Lower train.lr (now {run.config.train.lr:g}) or raise "
+               "train.warmup_epochs, and start a new --out")
     if run.dist.is_main:
         run.info.update(status="diverged", error=message, finished=_now())
         write_json(run.run_dir / RUN_FILE, run.info)
@@ -565,7 +574,8 @@ def train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Kav
 
     Forward under train.amp's autocast, ``total_loss``, backward (through ``scaler``, a ``grad_scaler``, with
     fp16), gradient clipping of ``trainable`` at train.grad_clip, the optimiser's and the schedule's step. A loss
-    that is not finite raises Diverged before the update, so the weights stay those of the last good step.
+    that is not finite, or a loss term above LOSS_LIMIT, raises Diverged before the update, so the weights stay
+    those of the last good step.
     ``net``: the model (its DDP wrapper under torchrun); ``batch``: a ClipDataset or FeatureClipDataset batch;
     ``dist``: where this process stands (``Distributed(0, 1, device)`` alone); ``target_stats``: the training
     split's target statistics (the regression losses' normalisers). The loss terms are averaged over the ranks,
@@ -582,8 +592,7 @@ def train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Kav
     present = [key for key in LOSS_TERMS if key in terms]
     values = torch.stack([terms[key].detach().float() for key in present])
     values = dist.all_reduce_sum(values) / dist.world_size  # every rank sees the same values, and stops together
-    if not bool(torch.isfinite(values).all()):
-        raise Diverged(", ".join(f"{key} {value:.4g}" for key, value in zip(present, values.tolist())))
+    _check_divergence(dict(zip(present, values.tolist())))
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(terms["total"]).backward()
@@ -599,6 +608,18 @@ def train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Kav
         optimizer.step()
     scheduler.step()
     return dict(zip(present, values.tolist()))
+
+
+def _check_divergence(values: dict[str, float]) -> None:
+    """Raise Diverged when a step's loss is not finite or one of its terms (before weighting) is above LOSS_LIMIT.
+    The terms of every rank are averaged first (train_step), so every rank decides alike."""
+    listing = ", ".join(f"{key} {value:.4g}" for key, value in values.items())
+    if not all(math.isfinite(value) for value in values.values()):
+        raise Diverged(f"the loss is not finite ({listing})")
+    exploded = [key for key, value in values.items() if key != "total" and value > LOSS_LIMIT]
+    if exploded:
+        raise Diverged(f"the loss exploded: {' and '.join(f'{key} {values[key]:.4g}' for key in exploded)} "
+                       f"above {LOSS_LIMIT:g}, a value no healthy run reaches ({listing})")
 
 
 def _global_kp(terms: dict[str, torch.Tensor], targets: LossTargets, config: KavanConfig, dist: Distributed) -> None:
