@@ -114,6 +114,24 @@ def test_valid_variations(tmp_path):
     assert config.loss.lambda_ce == 2.0 and isinstance(config.loss.lambda_ce, float)
 
 
+def test_numbers_with_an_exponent_are_floats_in_the_file_and_in_overrides(tmp_path):
+    path = _write(tmp_path, "train: {lr: 1e-4, epochs: 5, weight_decay: 5e+2}\nloss: {rank_margin: 1E-2}\n"
+                            "model: {cut_after: '1e-4'}\n")
+    config = load_config(path)
+    assert config.train.lr == 0.0001 and type(config.train.lr) is float
+    assert config.train.weight_decay == 500.0 and config.loss.rank_margin == 0.01
+    assert config.train.epochs == 5 and type(config.train.epochs) is int
+    assert config.model.cut_after == "1e-4"  # quoted: a string where a string is expected
+    config = load_config(path, ["train.lr=2e-3", "train.warmup_epochs=1E0", "train.epochs=7"])
+    assert (config.train.lr, config.train.warmup_epochs, config.train.epochs) == (0.002, 1.0, 7)
+    with pytest.raises(KavanError, match="train.lr must be >= 0, got -0.002"):  # a negative one is a number too
+        load_config(path, ["train.lr=-2e-3"])
+    assert type(config.train.epochs) is int
+    assert load_config(path, ['model.cut_after="5e2"']).model.cut_after == "5e2"
+    with pytest.raises(KavanError, match="train.epochs must be int, got 1000.0"):  # an exponent is a float
+        load_config(path, ["train.epochs=1e3"])
+
+
 def test_missing_file_is_a_kavan_error(tmp_path):
     with pytest.raises(KavanError, match="cannot read config"):
         load_config(tmp_path / "absent.yaml")

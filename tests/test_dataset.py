@@ -93,6 +93,14 @@ def test_values_above_one_in_a_unit_folder_point_at_the_declaration(tmp_path):
         Dataset(root)
 
 
+def test_dataset_yaml_is_read_like_a_config_file(tmp_path):
+    """dataset.yaml goes through kavan.core.yamlfile, as configs do: 1e3 is the number 1000.0, not a string."""
+    root = make_dataset(tmp_path / "ds", {"a": 2})
+    (root / "dataset.yaml").write_text("scores: 1e3\n")
+    with pytest.raises(KavanError, match="scores: 1000.0 is not one of unit, trueskill"):
+        Dataset(root)
+
+
 def test_loader_fails_on_missing_media_and_duplicate_ids(tmp_path):
     root = make_dataset(tmp_path / "ds", {"a": 2, "b": 2})
     (root / "gifs" / "b.gif").unlink()

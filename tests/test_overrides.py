@@ -20,6 +20,36 @@ def test_parse_strips_blanks_and_reads_the_value_as_yaml():
     assert parse_override("a=b=c").text == "b=c"  # only the first '=' splits
 
 
+@pytest.mark.parametrize("text, value", [("1e-4", 0.0001), ("1E3", 1000.0), ("-2e-3", -0.002), ("5e+2", 500.0)])
+def test_a_number_with_an_exponent_is_a_float(text, value):
+    got = parse_override(f"train.lr={text}").value()
+    assert type(got) is float and got == value
+    assert set_overrides({}, [f"train.lr={text}"]) == {"train": {"lr": value}}
+
+
+def test_the_train_command_reads_set_with_an_exponent_as_a_float(monkeypatch, tmp_path, capsys):
+    from kavan.cli import main
+    from kavan.training import trainer
+
+    seen = {}
+
+    def train_split(config, data, out, **kwargs):
+        seen["lr"] = config.train.lr
+        raise KavanError("stopped before training")
+
+    monkeypatch.setattr(trainer, "train_split", train_split)
+    assert main(["train", "--config", "bench/mtl-softatt-hslstm", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "run"), "--set", "train.lr=1e-4"]) == 1
+    assert "stopped before training" in capsys.readouterr().err  # not "train.lr must be float"
+    assert seen["lr"] == 0.0001 and type(seen["lr"]) is float
+
+
+@pytest.mark.parametrize("text, value", [("5", 5), ('"1e-4"', "1e-4"), ("1e", "1e"), ("e5", "e5")])
+def test_ints_stay_ints_and_strings_stay_strings(text, value):
+    got = parse_override(f"key={text}").value()
+    assert type(got) is type(value) and got == value
+
+
 @pytest.mark.parametrize("item", ["epochs", "=3", " =3"])
 def test_an_item_without_key_or_equals_is_refused(item):
     with pytest.raises(KavanError, match="not of the form key=value"):

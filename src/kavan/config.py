@@ -36,6 +36,7 @@ import yaml
 
 from kavan.core.errors import KavanError
 from kavan.core.overrides import set_overrides
+from kavan.core.yamlfile import load_yaml
 from kavan.keypoints.heatmaps import HeatmapConfig
 
 C = TypeVar("C")
@@ -325,7 +326,7 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
     """
     path = config_file(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise KavanError(f"cannot read config: {err.strerror}", path) from None
     except yaml.YAMLError as err:

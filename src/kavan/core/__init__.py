@@ -7,6 +7,7 @@ file's SHA-256, data-problem records, and worker-process hygiene.
 - ``tensorfile``: safetensors files written atomically, read with one error per refusal, and a file's SHA-256;
 - ``assets``: the model files kavan reads but does not ship (MobileNetV2, FER2013), fetched once and checked;
 - ``overrides``: the one ``--set key=value`` parser;
+- ``yamlfile``: the one YAML reader of configs and ``--set`` values (``1e-4`` a float, as in YAML 1.2);
 - ``issues``: the problems `kavan data check` reports, with their file and line;
 - ``workers``: child processes that die with their parent and stop cleanly on a signal.
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from kavan.core.errors import KavanError
+from kavan.core.yamlfile import load_yaml
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,10 @@ class Override:
         return self.key.split(".")
 
     def value(self, source: str | os.PathLike[str] | None = None) -> Any:
-        """The value read as YAML (``3`` an int, ``[1, 2]`` a list, ``none`` the string 'none')."""
+        """The value read as YAML (kavan.core.yamlfile: ``3`` an int, ``1e-4`` a float, ``[1, 2]`` a list,
+        ``none`` the string 'none')."""
         try:
-            return yaml.safe_load(self.text)
+            return load_yaml(self.text)
         except yaml.YAMLError as err:
             raise KavanError(f"override {self.item!r}: value is not valid YAML: {err}", source) from None
 

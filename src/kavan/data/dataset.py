@@ -32,6 +32,7 @@ import yaml
 from kavan.core.emotions import quadrant_index
 from kavan.core.errors import KavanError
 from kavan.core.issues import IssueLog, closest_name
+from kavan.core.yamlfile import load_yaml
 from kavan.data.splits import Split, make_splits, read_split_file
 from kavan.keypoints import cache as keypoint_cache
 from kavan.labels.ratings import SCALE
@@ -60,7 +61,7 @@ def read_dataset_config(root: Path, issues: IssueLog) -> DatasetConfig:
     if not path.is_file():
         return DatasetConfig()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         issues.error("bad-config", path, f"cannot read dataset.yaml: {err}", "fix the YAML or delete the file")
         return DatasetConfig()
