@@ -18,7 +18,7 @@ from kavan.models.kavan import KavanOutput
 from kavan.training import trainer
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.losses import LossTargets, quadrant_targets, total_loss
-from training_data import tiny_mapping
+from training_data import tiny_config, tiny_mapping
 
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
@@ -118,6 +118,30 @@ def test_the_divergence_bound_is_far_above_what_the_bounded_loss_terms_can_reach
         trainer._check_divergence({"total": 2e6, "nmse": 1.0, "ce": 2e6})
     with pytest.raises(trainer.Diverged, match="the loss is not finite"):
         trainer._check_divergence({"total": float("nan"), "nmse": 1.0})
+
+
+def test_a_run_that_fails_its_batch_size_check_is_marked_failed_in_run_json(synth16, tmp_path, capsys):
+    run = tmp_path / "run"
+    config = _config(tmp_path, "train.batch_size=64")  # 16 GIFs: fewer training GIFs than one batch
+    code = main(["train", "--config", str(config), "--data", str(synth16), "--out", str(run), "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "training GIFs are fewer than one batch of 64" in err  # the original error, as it was
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "failed" and "training GIFs are fewer than one batch of 64" in info["error"]
+    assert info["finished"] and not (run / "model.safetensors").exists()
+
+
+def test_an_interrupted_run_is_marked_failed_and_the_interrupt_goes_on(synth16, tmp_path, monkeypatch):
+    def interrupted(run, epoch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train_split(tiny_config("train.feature_cache=true"), synth16, tmp_path / "run",
+                            cache_dir=tmp_path / "cache", progress=False)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["status"] == "failed" and info["error"].startswith("interrupted (KeyboardInterrupt)")
 
 
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])

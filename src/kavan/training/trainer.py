@@ -16,7 +16,8 @@ The loop reads as torchvision's references/classification/train.py does, in plai
 
 Run folder (``out``)::
 
-    run.json                  command, config + hash, dataset record, split, code version, device, status, init
+    run.json                  command, config + hash, dataset record, split, code version, device, init,
+                              status: running, then finished, diverged or failed (with the error)
     config.yaml               the resolved config
     checkpoint.safetensors    the latest resumable checkpoint (kavan.training.checkpoint)
     model.safetensors         the trained model, with the dataset record in its metadata (with train.select
@@ -38,12 +39,14 @@ keeps its record; a resume may name the same file again or none, and a different
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
 import math
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,13 +256,15 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
     run = set_up(config, dist, run_dir, dataset, split_ids(dataset, config, split, split_file), checkpoint,
                  Path(cache_dir) if cache_dir else dataset.root / CACHE_SUBDIR, progress and dist.is_main, command,
                  source, init_partial)
-    for epoch in range(run.progress["epoch"], run.epochs):
-        row = train_one_epoch(run, epoch)
-        if run.val_loader is not None:
-            row |= validate(run, epoch)
-        end_epoch(run, row)
-    run.board.close()
-    return RunResult(run_dir, finish(run), config, run.info.get("init"))
+    with _failure_recorded(run_dir, run.info, dist):
+        for epoch in range(run.progress["epoch"], run.epochs):
+            row = train_one_epoch(run, epoch)
+            if run.val_loader is not None:
+                row |= validate(run, epoch)
+            end_epoch(run, row)
+        run.board.close()
+        metrics = finish(run)
+    return RunResult(run_dir, metrics, config, run.info.get("init"))
 
 
 def _open_run(run_dir: Path, config: KavanConfig, resume: bool, init_sha: str | None) -> Checkpoint | None:
@@ -300,36 +305,37 @@ def set_up(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Datas
     model = channels_last(KAVAN(config.model).to(dist.device))
     init_info = _starting_weights(model, run_dir, checkpoint, init, init_partial, dist)  # a refusal writes nothing
     info = _start_run_info(config, dist, run_dir, dataset, ids, checkpoint, command)
-    data = _prepare_data(dataset, ids, model, config, dist, cache_root, show_progress)
-    info.update(init=init_info, excluded=data.excluded, keypoints_ignored=data.keypoints_ignored,
-                feature_cache=str(data.cache.folder) if data.cache is not None else None)
-    if dist.is_main:
-        write_json(run_dir / RUN_FILE, info)
-    if not any(clip.has_keypoints for clip in data.train) and config.loss.keypoint_supervision:
-        log.warning("keypoint supervision is on but no training GIF has keypoints: the keypoint loss stays 0")
-    train_set = _clip_set(data, config, model, data.train, True, show_progress)
-    sampler, loader_generator, train_loader = _train_loader(train_set, config, dist)
-    target_stats = TargetStats.of(np.stack([dataset.scores[clip.row] for clip in data.train]), dist.device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    epochs = n_epochs(config.train.epochs, config.train.min_steps, sampler.batches_per_epoch)
-    optimizer, scheduler, scaler = _optimisation(model, config, dist.device, sampler.batches_per_epoch, epochs)
-    progress = _resume(checkpoint, run_dir, optimizer, scheduler, scaler)
-    net: torch.nn.Module = model
-    if dist.enabled:
-        net = DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
-    board = run_log.TensorBoard(run_dir if dist.is_main else None, purge_step=progress["step"] or None)
-    val_loader = None
-    if data.val and dist.is_main:
-        val_loader = _eval_loader(_clip_set(data, config, model, data.val, False, show_progress), config)
-    trained_on = {"dataset": info["dataset"], "split": info["split"], "run": str(run_dir.resolve()),
-                  "config_hash": config_hash(config), "code": info["code"]}
-    if init_info is not None:
-        trained_on["init"] = init_info
-    return Run(config=config, dist=dist, run_dir=run_dir, info=info, trained_on=trained_on, data=data, model=model,
-               net=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, trainable=trainable,
-               target_stats=target_stats, train_set=train_set, sampler=sampler, loader_generator=loader_generator,
-               train_loader=train_loader, val_loader=val_loader, board=board, progress=progress, epochs=epochs,
-               show_progress=show_progress)
+    with _failure_recorded(run_dir, info, dist):  # from here on a failure is recorded in run.json
+        data = _prepare_data(dataset, ids, model, config, dist, cache_root, show_progress)
+        info.update(init=init_info, excluded=data.excluded, keypoints_ignored=data.keypoints_ignored,
+                    feature_cache=str(data.cache.folder) if data.cache is not None else None)
+        if dist.is_main:
+            write_json(run_dir / RUN_FILE, info)
+        if not any(clip.has_keypoints for clip in data.train) and config.loss.keypoint_supervision:
+            log.warning("keypoint supervision is on but no training GIF has keypoints: the keypoint loss stays 0")
+        train_set = _clip_set(data, config, model, data.train, True, show_progress)
+        sampler, loader_generator, train_loader = _train_loader(train_set, config, dist)
+        target_stats = TargetStats.of(np.stack([dataset.scores[clip.row] for clip in data.train]), dist.device)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        epochs = n_epochs(config.train.epochs, config.train.min_steps, sampler.batches_per_epoch)
+        optimizer, scheduler, scaler = _optimisation(model, config, dist.device, sampler.batches_per_epoch, epochs)
+        progress = _resume(checkpoint, run_dir, optimizer, scheduler, scaler)
+        net: torch.nn.Module = model
+        if dist.enabled:
+            net = DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
+        board = run_log.TensorBoard(run_dir if dist.is_main else None, purge_step=progress["step"] or None)
+        val_loader = None
+        if data.val and dist.is_main:
+            val_loader = _eval_loader(_clip_set(data, config, model, data.val, False, show_progress), config)
+        trained_on = {"dataset": info["dataset"], "split": info["split"], "run": str(run_dir.resolve()),
+                      "config_hash": config_hash(config), "code": info["code"]}
+        if init_info is not None:
+            trained_on["init"] = init_info
+        return Run(config=config, dist=dist, run_dir=run_dir, info=info, trained_on=trained_on, data=data, model=model,
+                   net=net, optimizer=optimizer, scheduler=scheduler, scaler=scaler, trainable=trainable,
+                   target_stats=target_stats, train_set=train_set, sampler=sampler, loader_generator=loader_generator,
+                   train_loader=train_loader, val_loader=val_loader, board=board, progress=progress, epochs=epochs,
+                   show_progress=show_progress)
 
 
 def _starting_weights(model: KAVAN, run_dir: Path, checkpoint: Checkpoint | None, init: InitSource | None,
@@ -347,6 +353,33 @@ def _starting_weights(model: KAVAN, run_dir: Path, checkpoint: Checkpoint | None
         for line in report_lines(init, model, match):
             log.info("%s", line)
     return init_record(init, match, partial)
+
+
+@contextlib.contextmanager
+def _failure_recorded(run_dir: Path, info: dict[str, Any], dist: Distributed) -> Iterator[None]:
+    """Mark run.json ``"status": "failed"``, with the error, when anything inside raises (rank 0), then let the
+    error go on as it was: a run.json left at ``running`` reads as a run still going. A status set already
+    (``diverged``, ``finished``) is kept; a failure to write run.json is logged, never raised over the run's own."""
+    try:
+        yield
+    except BaseException as err:
+        if dist.is_main and info.get("status") == "running":
+            info.update(status="failed", error=_failure_message(err), finished=_now())
+            try:
+                write_json(run_dir / RUN_FILE, info)
+            except Exception as write_error:  # the run's own error is the one to raise
+                log.warning("%s: could not mark the run failed in %s: %s", run_dir, RUN_FILE, write_error)
+        raise
+
+
+def _failure_message(err: BaseException) -> str:
+    """run.json's ``error`` of a failed run: a KavanError's message, else the exception's type and text."""
+    if isinstance(err, KavanError):
+        return str(err)
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt); --resume goes on from the last checkpoint"
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _start_run_info(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Dataset, ids: SplitIds,
