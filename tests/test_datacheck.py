@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,9 @@ from dataset_folder import keypoints, make_dataset, one_hot, write_csv, write_gi
 from gif_bytes import Frame, gif_bytes, graphic_control
 from kavan.cli import main
 from kavan.core.emotions import EMOTIONS
+from kavan.core.errors import KavanError
 from kavan.data.check import check_dataset
+from kavan.data.dataset import Dataset
 from kavan.keypoints import cache as keypoint_cache
 
 FRAMES = {"a": 3, "b": 2, "c": 4}
@@ -75,6 +78,31 @@ def test_extra_files_are_warnings_only(root):
     report = check_dataset(root, progress=False)
     assert report.ok and sorted(_kinds(report, "warning")) == ["extra-file", "extra-media"]
     assert main(["data", "check", str(root)]) == 0
+
+
+def test_a_broken_symbolic_link_is_named_as_one(root, tmp_path, capsys):
+    gifs = root / "gifs"
+    (gifs / "b.gif").unlink()
+    (gifs / "b.gif").symlink_to(tmp_path / "moved" / "b.gif")      # a dataset GIF whose target was moved away
+    (gifs / "old.gif").symlink_to(tmp_path / "gone.gif")           # no row in scores.csv
+    (gifs / "notes.txt").symlink_to(tmp_path / "nowhere.txt")      # not a media name either
+    report = check_dataset(root, progress=False)
+    links = {Path(i.path).name: i for i in report.issues if i.kind == "broken-link"}
+    assert sorted(links) == ["b.gif", "notes.txt", "old.gif"]
+    assert links["b.gif"].severity == "error" and links["b.gif"].message == \
+        f"a broken symbolic link (to {tmp_path / 'moved' / 'b.gif'}): id 'b' has no media file"
+    assert links["old.gif"].severity == "warning"
+    assert links["old.gif"].message == f"a broken symbolic link (to {tmp_path / 'gone.gif'}), ignored"
+    assert links["notes.txt"].severity == "warning" and "nowhere.txt" in links["notes.txt"].message
+    assert not {"extra-file", "missing-media", "extra-media"} & {i.kind for i in report.issues}  # named once
+    assert not report.ok and report.counts["media_files"] == 2
+    with pytest.raises(KavanError, match=r"b.gif: a broken symbolic link \(to "):  # training reads it the same way
+        Dataset(root)
+    assert main(["data", "check", str(root)]) == 1
+    assert f"a broken symbolic link (to {tmp_path / 'moved' / 'b.gif'})" in capsys.readouterr().out
+    (gifs / "b.mp4").symlink_to(gifs / "a.gif")                    # the id has a media file after all
+    report = check_dataset(root, progress=False)
+    assert report.ok and [i.severity for i in report.issues if i.kind == "broken-link"] == ["warning"] * 3
 
 
 def test_unreadable_media_is_an_error(root):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import struct
 import tracemalloc
 import warnings
@@ -456,6 +457,22 @@ def test_missing_file_and_directory(tmp_path):
     assert str(tmp_path / "nope.gif") in str(err.value)
     with pytest.raises(MediaError, match="not a regular file"):
         probe(tmp_path)
+
+
+def test_a_broken_symbolic_link_is_named_as_one(tmp_path):
+    link = tmp_path / "x.gif"
+    link.symlink_to(tmp_path / "moved" / "x.gif")
+    loop = tmp_path / "loop.gif"
+    loop.symlink_to(loop)
+    for path in (link, loop):
+        for call in (probe, lambda p: read_frames(p, [0]), lambda p: next(iter_frames(p))):
+            with pytest.raises(MediaError) as err:
+                call(path)
+            assert str(err.value) == f"{path}: a broken symbolic link (to {os.readlink(path)})"
+    assert os.readlink(link) == str(tmp_path / "moved" / "x.gif")
+    link.unlink()  # the link itself gone: a missing file again
+    with pytest.raises(MediaError, match="file not found"):
+        probe(link)
 
 
 def test_bad_indices(tmp_path):

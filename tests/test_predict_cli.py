@@ -64,6 +64,22 @@ def test_folder_gives_json_lines_in_order_with_error_lines_and_exit_1(tiny_model
     assert "bad.gif: unrecognised content" in caplog.text  # the failure is logged too
 
 
+def test_a_broken_symbolic_link_in_a_folder_gets_its_own_error_line_and_the_batch_goes_on(tiny_model, real_gifs,
+                                                                                          tmp_path, capsys):
+    root = tmp_path / "gifs"
+    root.mkdir()
+    for name in ("cool.gif", "rainbow-vomit.gif"):
+        (root / name).symlink_to(real_gifs / name)
+    (root / "gone.gif").symlink_to(tmp_path / "moved" / "gone.gif")  # its target was moved away
+    assert [item.name for item in expand_inputs([str(root)])] == ["cool.gif", "gone.gif", "rainbow-vomit.gif"]
+    code = main(["predict", str(root), "--checkpoint", str(tiny_model), "--workers", "0", "--batch-size", "3"])
+    records = lines(capsys.readouterr().out)
+    assert code == 1 and len(records) == 3
+    assert records[1] == {"path": str(root / "gone.gif"),
+                          "error": f"a broken symbolic link (to {tmp_path / 'moved' / 'gone.gif'})"}
+    assert all(sorted(r["emotions"]) == sorted(EMOTIONS) for r in (records[0], records[2]))
+
+
 def test_several_files_with_a_missing_one(tiny_model, real_gifs, tmp_path, capsys):
     missing = str(tmp_path / "missing.gif")
     code = main(["predict", str(real_gifs / "rainbow-vomit.gif"), missing, "--checkpoint", str(tiny_model)])

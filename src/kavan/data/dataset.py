@@ -38,7 +38,7 @@ from kavan.keypoints import cache as keypoint_cache
 from kavan.labels.ratings import SCALE
 from kavan.labels.scores_table import parse_scores
 from kavan.media import decode
-from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
+from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES, broken_link
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,9 @@ def to_unit_scores(values: np.ndarray, config: DatasetConfig, path: Path, issues
 
 
 def scan_media(root: Path, ids: list[str], issues: IssueLog) -> dict[str, Path]:
-    """The media file of each id under ``root/gifs``; missing, doubled and extra files go into ``issues``."""
+    """The media file of each id under ``root/gifs``; missing, doubled and extra files go into ``issues``, and so
+    do broken symbolic links, by that name: an error when the link is the only media file of an id of scores.csv
+    (the GIF has no media), a warning otherwise (the link is ignored)."""
     media_dir = Path(root) / MEDIA_DIR
     if not media_dir.is_dir():
         issues.error("missing-media-folder", media_dir, "media folder not found",
@@ -108,13 +110,24 @@ def scan_media(root: Path, ids: list[str], issues: IssueLog) -> dict[str, Path]:
         return {}
     wanted = set(ids)
     found: dict[str, list[Path]] = {}
+    broken: list[tuple[Path, str]] = []
     for entry in sorted(os.scandir(media_dir), key=lambda e: e.name):
         path = Path(entry.path)
-        if entry.is_file() and path.suffix.lower() in MEDIA_SUFFIXES:
+        if (link := broken_link(path)) is not None:
+            broken.append((path, link))
+        elif entry.is_file() and path.suffix.lower() in MEDIA_SUFFIXES:
             found.setdefault(path.stem, []).append(path)
         else:
             issues.warning("extra-file", path, "not a media file (.gif, .mp4, .webm) and is ignored",
                            "move it out of gifs/")
+    unlinked = set()  # ids of scores.csv whose only media file is a broken link
+    for path, link in broken:
+        if path.suffix.lower() in MEDIA_SUFFIXES and path.stem in wanted and path.stem not in found:
+            unlinked.add(path.stem)
+            issues.error("broken-link", path, f"{link}: id {path.stem!r} has no media file",
+                         "point the link at the file again, or remove it and the id's row from scores.csv")
+        else:
+            issues.warning("broken-link", path, f"{link}, ignored", "remove it, or point it at the file again")
     media: dict[str, Path] = {}
     for gif_id, paths in found.items():
         if len(paths) > 1:
@@ -126,7 +139,7 @@ def scan_media(root: Path, ids: list[str], issues: IssueLog) -> dict[str, Path]:
         else:
             media[gif_id] = paths[0]
     for gif_id in ids:
-        if gif_id not in found:
+        if gif_id not in found and gif_id not in unlinked:
             issues.error("missing-media", media_dir / f"{gif_id}.gif", f"scores.csv has id {gif_id!r} but no "
                          "media file has that name", "add the file or remove the row from scores.csv")
     return media

@@ -31,6 +31,7 @@ from PIL import Image, ImageOps
 
 from kavan.core.errors import KavanError
 from kavan.media import gif
+from kavan.media.layout import broken_link
 
 Matte = tuple[int, int, int]
 WHITE: Matte = (255, 255, 255)
@@ -136,9 +137,9 @@ def _check_file(path: str | os.PathLike[str], limits: Limits) -> tuple[str, str]
     try:
         info = os.stat(name)
     except FileNotFoundError:
-        raise MediaError("file not found", name) from None
+        raise MediaError(broken_link(name) or "file not found", name) from None
     except OSError as err:
-        raise MediaError(f"cannot access the file ({err.strerror})", name) from None
+        raise MediaError(broken_link(name) or f"cannot access the file ({err.strerror})", name) from None
     if not stat.S_ISREG(info.st_mode):
         raise MediaError("not a regular file", name)
     if info.st_size == 0:

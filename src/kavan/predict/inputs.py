@@ -3,7 +3,9 @@
 A PATH that is a file is taken whatever its name (the decoder goes by content). A folder is walked
 recursively, in sorted order, for files with a media extension (MEDIA_EXTENSIONS, any case); hidden files and
 folders (names starting with ".") are skipped. A PATH that does not exist is kept, so it gets its own
-"file not found" error line like any unreadable file.
+"file not found" error line like any unreadable file; a symbolic link with a media extension whose target is
+missing, in a folder or given as a PATH, is kept too, and its error line says "a broken symbolic link (to
+TARGET)" (kavan.media.layout.broken_link, through the decoder), while the batch goes on with the other files.
 
 Pictures are named after the input: for a file inside a folder PATH, its path relative to PATH (sub-folders
 kept); for a file PATH, its name; then ``.overlay.gif`` or ``.chart.png`` is appended (``a/x.gif`` ->
