@@ -17,7 +17,8 @@ from headless_chromium import BROWSER_TESTS, chromium
 from kavan.core.issues import IssueLog
 from kavan.labels.ratings import parse_votes
 from kavan.labels.vote_log import VOTE_LOG_COLUMNS
-from kavan.serve.label_app import LabelSettings, make_label_server
+from kavan.serve.label_app import LabelSettings
+from kavan.serve.label_web import make_label_server
 from web_server import running
 
 pytestmark = BROWSER_TESTS
@@ -105,3 +106,31 @@ def test_answer_twenty_undo_one_and_reload(served, browser):
     assert {r["annotator"] for r in rows} == {"tess <b>&amp;</b>"}
     issues = IssueLog()
     assert len(parse_votes(root / "votes.csv", issues)) == 19 and not issues.issues
+
+    # the tab remembers its own votes across the reload: undo takes back the one before, and asks it again
+    before = pair(browser)
+    browser.find_element(By.TAG_NAME, "body").send_keys("u")
+    wait_for(browser, 18, not_ticket=before["ticket"])
+    again = pair(browser)
+    assert (again["gif-a"], again["gif-b"], again["emotion"]) == asked[-2][:3]
+    assert len(parse_votes(root / "votes.csv", IssueLog())) == 18
+
+
+def test_a_second_tab_cannot_undo_the_first_tabs_votes(served, browser):
+    server, root = served
+    browser.get(server.url)
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "name-form").is_displayed())
+    browser.find_element(By.ID, "name").send_keys("tess")
+    browser.find_element(By.CSS_SELECTOR, "#name-form button").click()
+    wait_for(browser, 0)
+    shown = pair(browser)
+    browser.find_element(By.ID, "vote-a").click()
+    wait_for(browser, 1, not_ticket=shown["ticket"])
+    browser.switch_to.new_window("tab")  # same browser, same name (localStorage), its own session
+    browser.get(server.url)
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    wait_for(browser, 1)
+    browser.find_element(By.TAG_NAME, "body").send_keys("u")
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "error").is_displayed())
+    assert "no vote to undo" in browser.find_element(By.ID, "error").text
+    assert len(parse_votes(root / "votes.csv", IssueLog())) == 1

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -104,3 +105,32 @@ def test_sigint_stops_a_server_started_with_sigint_ignored(synth16_copy):
     labeller.process.send_signal(signal.SIGINT)
     _, stderr = labeller.process.communicate(timeout=30)
     assert labeller.process.returncode == 0 and "stopped" in stderr
+
+
+def test_per_annotator_urls_are_printed_and_no_token_reaches_the_log(synth16_copy, tmp_path):
+    """`kavan -v label --annotators FILE`: each annotator's address on stdout; the log, at debug level, names the
+    requests' routes but never a token, right or wrong."""
+    tokens = {"alice": "alice-secret-0001", "bob": "bob-secret-000002"}
+    (tmp_path / "people.csv").write_text("annotator,token\n" + "".join(f"{n},{t}\n" for n, t in tokens.items()))
+    process = subprocess.Popen([sys.executable, "-m", "kavan", "-v", "label", str(synth16_copy), "--port", "0",
+                                "--annotators", str(tmp_path / "people.csv")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith("kavan label: votes go to ")
+        urls = dict(process.stdout.readline().strip().split(": ", 1) for _ in tokens)
+        assert {name: url.rsplit("=", 1)[1] for name, url in urls.items()} == tokens
+        with urllib.request.urlopen(urls["bob"], timeout=30) as page:
+            assert page.status == 200
+        base = urls["bob"].split("?")[0]
+        request = urllib.request.Request(base + "api/status", headers={"X-Kavan-Token": tokens["alice"]})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.loads(answer.read())["annotator"] == "alice"
+        try:
+            urllib.request.urlopen(base + "api/status?token=wrong-guess-123", timeout=30)
+        except urllib.error.HTTPError as err:
+            assert err.code == 403
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert "/api/status" in stderr  # the debug log names the routes...
+    assert not any(secret in stderr for secret in (*tokens.values(), "wrong-guess-123"))  # ...and no token

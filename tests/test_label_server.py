@@ -17,7 +17,8 @@ from PIL import Image
 from kavan.cli import main
 from kavan.core.errors import KavanError
 from kavan.labels.vote_log import VOTE_LOG_COLUMNS
-from kavan.serve.label_app import LabelSettings, make_label_server, parse_emotions
+from kavan.serve.label_app import LabelSettings, parse_emotions
+from kavan.serve.label_web import make_label_server
 
 N_GIFS = 6
 
@@ -56,7 +57,7 @@ class Running:
         try:
             connection.request(method, route, body=body, headers=headers or {})
             response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
+            return response.status, response.headers, response.read()
         finally:
             connection.close()
 
@@ -205,7 +206,7 @@ def test_bad_requests_get_4xx_json(running, folder):
     assert running.json("PUT", "/api/vote", {})[0] == 405
     assert running.raw("HEAD", "/")[0] == 405
     status, headers, blob = running.raw("FROB", "/")
-    assert status == 501 and headers["Content-Type"] == "application/json" and json.loads(blob)["error"]
+    assert status == 405 and headers["Content-Type"] == "application/json" and json.loads(blob)["error"]
     assert running.json("POST", "/api/other", {})[0] == 404
     assert running.raw("POST", "/api/vote", b"x" * 20_000)[0] == 413
     host, port = running.server.server_address[:2]
@@ -215,7 +216,8 @@ def test_bad_requests_get_4xx_json(running, folder):
     assert connection.getresponse().status == 411
     connection.close()
     assert running.json("GET", "/api/next")[0] == 400  # no annotator
-    assert running.json("POST", "/api/undo", {"annotator": "nobody"})[0] == 409
+    assert running.json("POST", "/api/undo", {"annotator": "nobody"})[0] == 400  # no ticket: which vote?
+    assert running.json("POST", "/api/undo", {"annotator": "nobody", "ticket": "made-up"})[0] == 409
     assert not rows(folder) and running.vote(question)[0] == 200  # none of it was a vote; the server goes on
 
 
@@ -233,7 +235,7 @@ def test_undo_asks_the_same_question_again(running, folder):
     assert running.vote(first, "a")[0] == 200
     second = running.next()
     assert running.vote(second, "neither")[0] == 200
-    status, answer = running.json("POST", "/api/undo", {"annotator": "ann"})
+    status, answer = running.json("POST", "/api/undo", {"annotator": "ann", "ticket": second["ticket"]})
     assert status == 200 and answer["undone"]["winner"] == "neither"
     assert (answer["next"]["gif_a"], answer["next"]["gif_b"]) == (second["gif_a"], second["gif_b"])
     assert answer["status"]["votes"] == 1 and answer["status"]["counted"] == 1
@@ -307,7 +309,7 @@ def test_asap_gives_annotators_working_at_once_different_pairs_of_one_batch(fold
             parent[root(a)] = root(b)
         assert server.vote(questions[0], "a", "ann0")[0] == 200
         assert server.vote(questions[1], "neither", "ann1")[0] == 200
-        status, answer = server.json("POST", "/api/undo", {"annotator": "ann1"})
+        status, answer = server.json("POST", "/api/undo", {"annotator": "ann1", "ticket": questions[1]["ticket"]})
         assert status == 200 and answer["status"]["counted"] == 1
     finally:
         server.stop()

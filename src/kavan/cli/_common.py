@@ -40,11 +40,15 @@ def command_line(name: str, args: argparse.Namespace, options: list[str], extra:
     return words + list(extra or []) + as_arguments(getattr(args, "overrides", []))
 
 
-def serve_until_interrupted(server) -> int:
-    """Run a web server until Ctrl-C, then close its socket; the exit status of `kavan serve` and `kavan label`.
+def serve_until_interrupted(server, verbose: bool = False) -> int:
+    """Run a web server (kavan.serve.server.WebServer) until Ctrl-C, then close its socket; the exit status of
+    `kavan serve` and `kavan label`. uvicorn's own log lines show with ``verbose`` only.
 
     SIGINT stops it even when the process was started with SIGINT ignored (a job a script put in the background
     inherits that), so `kill -INT` always ends a server the way Ctrl-C does."""
+    from kavan.serve.server import quiet_uvicorn
+
+    quiet_uvicorn(verbose)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

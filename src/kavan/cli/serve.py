@@ -62,4 +62,4 @@ def run(args: argparse.Namespace) -> int:
     warn_if_exposed(args.host)
     server = make_server(load(args.checkpoint, args.device), settings)
     print(f"kavan serve: open {server.url} (Ctrl-C stops)", flush=True)
-    return serve_until_interrupted(server)
+    return serve_until_interrupted(server, args.verbose)

@@ -1,8 +1,10 @@
 """Web pages: `kavan serve` (drop a GIF, see its attention, emotions and quadrant) and `kavan label` (answer
 GIFGIF-style pairwise questions into a dataset's votes.csv).
 
+- ``server``: the HTTP server both pages run on (Starlette on uvicorn) and the answers they share;
 - ``app``: the prediction demo (kavan.predict, torch);
-- ``label_app``: the labelling page (kavan.labels; no torch);
+- ``label_app``: the labelling page's questions, tickets and votes (kavan.labels; no torch), ``label_web`` its
+  routes, ``access`` its tokens;
 - ``http_checks``: the Host and Origin checks both servers make.
 
 The demo's names are imported on first use, so that the labelling page starts without importing torch.

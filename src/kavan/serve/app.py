@@ -1,4 +1,5 @@
-"""The web demo behind `kavan serve`: one page, a JSON info endpoint and an upload endpoint (stdlib http.server).
+"""The web demo behind `kavan serve`: one page, a JSON info endpoint and an upload endpoint (Starlette on uvicorn,
+kavan.serve.server).
 
     GET  /                 the page (static/index.html, with static/app.js and static/style.css)
     GET  /api/info         emotions, quadrants and their colours, the upload limits, the model's training record
@@ -32,18 +33,20 @@ import math
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import numpy as np
 import torch
 from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 
 from kavan.core.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
@@ -53,8 +56,17 @@ from kavan.media.sampling import tsn_indices
 from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
 from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
-from kavan.serve.handler import AppServer, JsonHandler
 from kavan.serve.http_checks import host_names, misdirected
+from kavan.serve.server import (
+    Refused,
+    ServerSettings,
+    WebServer,
+    bytes_response,
+    json_response,
+    page_app,
+    read_body,
+    refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +121,7 @@ class ServeSettings:
     max_waiting: int = 8
     allowed_hosts: tuple[str, ...] = ()
     limits: decode.Limits = SERVE_LIMITS
+    max_connections: int = 1000
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -124,19 +137,17 @@ class ServeSettings:
             raise KavanError(f"max_active must be >= 1 and max_waiting >= 0, got {self.max_active}, "
                              f"{self.max_waiting}")
 
+    def server(self) -> ServerSettings:
+        """The HTTP server's settings (kavan.serve.server)."""
+        return ServerSettings(self.host, self.port, self.read_timeout_s, self.max_connections)
+
     def upload_limits(self) -> decode.Limits:
         """The decoder's limits for an upload: ``limits`` with the upload size as its file size."""
         return dataclasses.replace(self.limits, max_file_bytes=self.max_upload_bytes)
 
 
-class UploadRefused(Exception):
-    """An upload the demo answers with an error status and a message for the page (retry_after_s: for a 503)."""
-
-    def __init__(self, status: HTTPStatus, message: str, retry_after_s: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after_s = retry_after_s
+UploadRefused = Refused
+"""An upload the demo answers with an error status and a message for the page (the servers' one refusal)."""
 
 
 def megabytes(n_bytes: int) -> str:
@@ -189,7 +200,7 @@ class WorkGate:
             if not full:
                 self._admitted += 1
         if full:
-            raise UploadRefused(HTTPStatus.SERVICE_UNAVAILABLE,
+            raise Refused(HTTPStatus.SERVICE_UNAVAILABLE,
                                 f"{name}: the server is busy with {self._capacity} uploads; try again in "
                                 f"{RETRY_AFTER_S} s", RETRY_AFTER_S)
         try:
@@ -237,11 +248,11 @@ class DemoApp:
     def check_size(self, length: int | None, name: str) -> None:
         """Refuse an upload by its declared length, before reading it."""
         if length is None:
-            raise UploadRefused(HTTPStatus.LENGTH_REQUIRED, f"{name}: the upload must declare its Content-Length")
+            raise Refused(HTTPStatus.LENGTH_REQUIRED, f"{name}: the upload must declare its Content-Length")
         if length == 0:
-            raise UploadRefused(HTTPStatus.BAD_REQUEST, f"{name}: empty file")
+            raise Refused(HTTPStatus.BAD_REQUEST, f"{name}: empty file")
         if length > self.settings.max_upload_bytes:
-            raise UploadRefused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                                 f"{name}: {megabytes(length)} is over the upload limit of "
                                 f"{megabytes(self.settings.max_upload_bytes)}")
 
@@ -283,7 +294,7 @@ class DemoApp:
                 outputs = self.predictor.forward(clip.inputs[None])
             bad = self.predictor.non_finite(outputs)
             if bad:
-                raise UploadRefused(HTTPStatus.INTERNAL_SERVER_ERROR, f"{name}: {bad[0]}")
+                raise Refused(HTTPStatus.INTERNAL_SERVER_ERROR, f"{name}: {bad[0]}")
             analysis = self.predictor.results([clip], [name], outputs)[0]
             overlay = None
             if analysis.attention is not None:
@@ -296,155 +307,119 @@ class DemoApp:
         try:
             info = decode.probe(path, self.limits)
         except decode.LimitError as err:  # well formed, but over the server's limits
-            raise UploadRefused(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}: {err.reason}") from None
+            raise Refused(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}: {err.reason}") from None
         except KavanError as err:  # not a media file, or one the decoder cannot even describe
-            raise UploadRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"{name}: {err.reason}") from None
+            raise Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"{name}: {err.reason}") from None
         if info.format not in self.settings.accepted:
-            raise UploadRefused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            raise Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                                 f"{name}: {FORMAT_NAMES[info.format]} files are not accepted; upload a "
                                 f"{self.accepted_names()} file")
         try:
             return self.prepare(path, info.n_frames)
         except KavanError as err:  # described, but its frames are over a limit or cannot be decoded
-            raise UploadRefused(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}: {err.reason}") from None
+            raise Refused(HTTPStatus.UNPROCESSABLE_ENTITY, f"{name}: {err.reason}") from None
 
 
-class DemoHandler(JsonHandler):
-    """Routes requests to the server's DemoApp; every answer is a whole response with a Content-Length."""
+def _misdirected(app: DemoApp, request: Request, port: int, url: str) -> Refused | None:
+    """Why the request is not for this server (kavan.serve.http_checks.misdirected), or None."""
+    settings = app.settings
+    names = host_names(settings.host, settings.allowed_hosts, request.scope["server"][0])
+    problem = misdirected(request.headers, request.method, port, names, url)
+    return None if problem is None else Refused(*problem)
 
-    server: DemoServer
 
-    # -- is the request meant for this server? ---------------------------------------------------------------
+def demo_asgi(app: DemoApp, server: WebServer) -> Any:
+    """The demo's routes as a Starlette application, for ``server`` (its port and URL make the Host check)."""
+    port = server.server_address[1]
+    static = resources.files("kavan.serve").joinpath("static")
 
-    def _misdirected(self) -> UploadRefused | None:
-        """Why the request is not for this server (kavan.serve.http_checks.misdirected), or None."""
-        settings = self.server.app.settings
-        names = host_names(settings.host, settings.allowed_hosts, self.connection.getsockname()[0])
-        problem = misdirected(self.headers, self.command, self.server.server_address[1], names, self.server.url)
-        return None if problem is None else UploadRefused(*problem)
-
-    # -- GET -----------------------------------------------------------------------------------------------
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        refused = self._misdirected()
+    async def get(request: Request) -> Response:
+        refused = _misdirected(app, request, port, server.url)
         if refused is not None:
-            log.info("refused %s %s: %s", self.command, self.path, refused.message)
-            self._json(refused.status, {"error": refused.message}, close=True)
-            return
-        route = urlsplit(self.path).path
+            log.info("refused %s %s: %s", request.method, request.url.path, refused.message)
+            return refusal(refused, close=True)
+        route = request.url.path
         if route == "/api/info":
-            self._json(HTTPStatus.OK, self.server.app.info())
-            return
+            return json_response(HTTPStatus.OK, app.info())
         name = "index.html" if route == "/" else route.removeprefix("/static/")
         suffix = os.path.splitext(name)[1]
-        static = resources.files("kavan.serve").joinpath("static")
         if (route == "/" or route.startswith("/static/")) and "/" not in name and suffix in STATIC_TYPES \
                 and static.joinpath(name).is_file():
-            self._send(HTTPStatus.OK, static.joinpath(name).read_bytes(), STATIC_TYPES[suffix])
-        else:
-            self._json(HTTPStatus.NOT_FOUND, {"error": f"{route}: not found"})
+            return bytes_response(static.joinpath(name).read_bytes(), STATIC_TYPES[suffix])
+        return json_response(HTTPStatus.NOT_FOUND, {"error": f"{route}: not found"})
 
-    # -- POST ----------------------------------------------------------------------------------------------
-
-    def _receive(self, length: int, keep: bool) -> bytes | None:
-        """Read ``length`` body bytes (keep=False: read and drop them) within read_timeout_s in all.
-
-        The socket timeout alone bounds each read, not the body: a client sending a byte now and then would hold
-        its thread and its place at the gate for ever. So each read waits at most for what is left of one
-        deadline. Returns None when the client closed the connection early; raises TimeoutError at the deadline.
-        """
-        deadline = time.monotonic() + self.server.app.settings.read_timeout_s
-        parts = []
-        try:
-            while length > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("the upload body was not received in time")
-                self.connection.settimeout(left)
-                chunk = self.rfile.read1(min(length, 1 << 16))
-                if not chunk:
-                    return None
-                if keep:
-                    parts.append(chunk)
-                length -= len(chunk)
-        finally:
-            self.connection.settimeout(self.timeout)
-        return b"".join(parts)
-
-    def _refuse(self, refused: UploadRefused, name: str, length: int | None) -> None:
-        """Answer a refused upload and close; a body of up to DRAIN_BYTES is read and dropped first, so a client
-        still sending it gets the answer instead of a reset."""
+    async def refuse(request: Request, refused: Refused, name: str, length: int | None) -> Response:
+        """Answer a refused upload and close; a body of up to DRAIN_BYTES is read and dropped first, so that a
+        client still sending it gets the answer instead of a reset."""
         log.info("refused %s: %s", name, refused.message)
         if length is not None and length <= DRAIN_BYTES:
             try:
-                self._receive(length, keep=False)
-            except (TimeoutError, OSError):
+                await read_body(request, length, app.settings.read_timeout_s, keep=False)
+            except Refused:
                 pass
-        extra = {"Retry-After": str(refused.retry_after_s)} if refused.retry_after_s is not None else None
-        self._json(refused.status, {"error": refused.message}, close=True, extra=extra)
+        return refusal(refused, close=True)
 
-    def do_POST(self) -> None:  # noqa: N802
-        app = self.server.app
-        name = os.path.basename(unquote(self.headers.get("X-Filename", ""))) or "upload"
-        header = self.headers.get("Content-Length")
+    async def post(request: Request) -> Response:
+        name = os.path.basename(unquote(request.headers.get("x-filename", ""))) or "upload"
+        header = request.headers.get("content-length")
         try:
             length = int(header) if header is not None else None
             if length is not None and length < 0:
                 raise ValueError(header)
         except ValueError:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": f"{name}: bad Content-Length {header!r}"}, close=True)
-            return
-        refused = self._misdirected()
+            return json_response(HTTPStatus.BAD_REQUEST, {"error": f"{name}: bad Content-Length {header!r}"},
+                                 close=True)
+        refused = _misdirected(app, request, port, server.url)
+        if refused is None and request.url.path != "/api/predict":
+            refused = Refused(HTTPStatus.NOT_FOUND, f"{request.url.path}: not found")
         if refused is not None:
-            self._refuse(refused, name, length)
-            return
-        if urlsplit(self.path).path != "/api/predict":
-            self._refuse(UploadRefused(HTTPStatus.NOT_FOUND, f"{self.path}: not found"), name, length)
-            return
+            return await refuse(request, refused, name, length)
         try:
             app.check_size(length, name)
             with app.gate.admit(name):
-                self._upload(name, length)
-        except UploadRefused as refused:
-            self._refuse(refused, name, length)
+                return await upload(request, name, length)
+        except Refused as refused:
+            return await refuse(request, refused, name, length)
 
-    def _upload(self, name: str, length: int | None) -> None:
+    async def upload(request: Request, name: str, length: int | None) -> Response:
         """Receive an admitted upload's body and answer it (the prediction, or why it was refused)."""
         assert length is not None
         try:
-            blob = self._receive(length, keep=True)
-        except TimeoutError:
-            timeout = self.server.app.settings.read_timeout_s
-            log.info("%s: the upload was not received within %g s", name, timeout)
-            self._json(HTTPStatus.REQUEST_TIMEOUT,
-                       {"error": f"{name}: the upload was not received within {timeout:g} s"}, close=True)
-            return
+            blob = await read_body(request, length, app.settings.read_timeout_s, what="the upload")
+        except Refused as refused:
+            log.info("%s: %s", name, refused.message)
+            return json_response(refused.status, {"error": f"{name}: {refused.message}"}, close=True)
         if blob is None:
             log.info("%s: the upload was cut off before its %d bytes", name, length)
-            self.close_connection = True
-            return
+            return json_response(HTTPStatus.BAD_REQUEST, {"error": f"{name}: the upload was cut off"}, close=True)
         try:
-            self._json(HTTPStatus.OK, self.server.app.predict_upload(blob, name))
-        except UploadRefused as refused:
+            return json_response(HTTPStatus.OK, await run_in_threadpool(app.predict_upload, blob, name))
+        except Refused as refused:
             log.info("refused %s: %s", name, refused.message)
-            self._json(refused.status, {"error": refused.message})
+            return refusal(refused)
         except Exception:  # a bug must not stop the demo: answer 500 and keep serving
             log.exception("predicting %s failed", name)
-            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{name}: internal error (see the server log)"})
+            return json_response(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                 {"error": f"{name}: internal error (see the server log)"})
 
+    async def not_allowed(request: Request) -> Response:
+        return json_response(HTTPStatus.METHOD_NOT_ALLOWED,
+                             {"error": f"{request.method} is not allowed; use GET or POST"}, close=True,
+                             headers={"Allow": "GET, POST"})
 
-class DemoServer(AppServer):
-    """The server of a DemoApp: its handlers are DemoHandlers."""
+    async def dispatch(request: Request) -> Response:
+        if request.method == "GET":
+            return await get(request)
+        if request.method == "POST":
+            return await post(request)
+        return await not_allowed(request)
 
-    app: DemoApp
-    handler = DemoHandler
+    return page_app(dispatch)
 
 
 def make_server(predictor: Predictor, settings: ServeSettings = ServeSettings(),
-                style: OverlayStyle = OverlayStyle()) -> DemoServer:
-    """A bound (not yet serving) demo server; call ``serve_forever()`` (and ``shutdown()`` from another thread)."""
-    try:
-        return DemoServer(DemoApp(predictor, settings, style))
-    except (OSError, OverflowError) as err:
-        raise KavanError(f"cannot listen on {settings.host}:{settings.port} ({getattr(err, 'strerror', None) or err})"
-                         ) from None
+                style: OverlayStyle = OverlayStyle()) -> WebServer:
+    """A bound (not yet serving) demo server; call ``serve_forever()`` (and ``shutdown()`` from another thread,
+    then ``server_close()``)."""
+    app = DemoApp(predictor, settings, style)
+    return WebServer(app, lambda server: demo_asgi(app, server), settings.server())

@@ -6,6 +6,8 @@ const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token");
 const TICKET_KEY = "kavan-label-ticket";   // per tab (sessionStorage): a reloaded tab keeps its question
 const NAME_KEY = "kavan-label-annotator";  // per browser (localStorage): asked once
+const ANSWERED_KEY = "kavan-label-answered";  // per tab: tickets of this tab's votes, newest last (what undo takes)
+const ANSWERED_KEPT = 50;
 let annotator = null;
 let question = null;
 let sending = false;
@@ -75,6 +77,19 @@ function showQuestion(next) {
   $("error").hidden = true;
 }
 
+function answered() {
+  try {
+    const list = JSON.parse(sessionStorage.getItem(ANSWERED_KEY) || "[]");
+    return Array.isArray(list) ? list : [];
+  } catch (err) {
+    return [];
+  }
+}
+
+function keepAnswered(list) {
+  sessionStorage.setItem(ANSWERED_KEY, JSON.stringify(list.slice(-ANSWERED_KEPT)));
+}
+
 async function loadNext() {
   const ticket = sessionStorage.getItem(TICKET_KEY) || "";
   const url = "/api/next?annotator=" + encodeURIComponent(annotator) + "&ticket=" + encodeURIComponent(ticket);
@@ -98,6 +113,7 @@ async function vote(winner) {
       ticket: question.ticket,
     });
     if (ok) {
+      keepAnswered([...answered(), question.ticket]);
       showStatus(answer.status);
     } else if (status !== 409) {
       showError(answer.error || "the vote was not recorded");
@@ -118,11 +134,22 @@ async function undo() {
   }
   sending = true;
   try {
-    const {ok, answer} = await call("POST", "/api/undo", {annotator, ticket: question ? question.ticket : null});
+    const mine = answered();
+    if (mine.length === 0) {
+      showError("This tab has no vote to undo.");
+      return;
+    }
+    const {ok, status, answer} = await call("POST", "/api/undo", {
+      annotator, ticket: mine[mine.length - 1], current: question ? question.ticket : null,
+    });
     if (!ok) {
+      if (status === 409) {
+        keepAnswered(mine.slice(0, -1));  // that vote cannot be undone from here any more
+      }
       showError(answer.error || "nothing was undone");
       return;
     }
+    keepAnswered(mine.slice(0, -1));
     showQuestion(answer.next);
     showStatus(answer.status);
   } catch (err) {
