@@ -7,7 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
+from kavan.core.errors import KavanError
+from kavan.experiments import claims
 from kavan.experiments.claims import (
     COMPARISONS,
     DOES_NOT_HOLD,
@@ -18,7 +21,9 @@ from kavan.experiments.claims import (
     check_claims,
     claims_section,
     combine,
+    holm,
     paired,
+    resolution,
 )
 from kavan.experiments.reporting import render_results
 
@@ -41,7 +46,7 @@ def results(*rows, train_fraction=0.8):
     return {"command": ["kavan", "ablation"], "settings": "bench", "n_splits_protocol": 5,
             "splits": list(range(len(rows[0]["metrics"]["accuracy"]["values"]))),
             "split_source": {"n_splits": 5, "split_seed": 0, "train_fraction": train_fraction},
-            "dataset": {"name": "d", "path": "/d", "n_gifs": 10, "fingerprint": "ab" * 32}, "rows": list(rows)}
+            "dataset": {"name": "d", "path": "/d", "n_gifs": 2000, "fingerprint": "ab" * 32}, "rows": list(rows)}
 
 
 def by_text(claims):
@@ -81,7 +86,7 @@ def test_each_verdict_arises_from_a_hand_made_table():
     holds = results(row("softatt-lstm", [0.60, 0.62, 0.64, 0.61, 0.63], [0.80, 0.82, 0.81, 0.79, 0.80]),
                     row("resnet50-lstm", [0.40, 0.43, 0.41, 0.42, 0.40], [1.00, 0.99, 1.01, 1.00, 0.98]))
     claim = by_text(check_claims(holds))["Soft-Att + LSTM beats ResNet-50 + LSTM"]
-    assert claim.verdict == HOLDS and "won 5/5 splits" in claim.evidence
+    assert claim.verdict == HOLDS and "won 5/5" in claim.evidence
     assert "significantly better than the baseline" in claim.source
     tie = results(row("softatt-hslstm", [0.66, 0.70, 0.64, 0.68, 0.67], [0.83, 0.85, 0.82, 0.84, 0.83]),
                   row("softatt-lstm", [0.65, 0.68, 0.66, 0.67, 0.66], [0.84, 0.84, 0.83, 0.85, 0.83]))
@@ -91,10 +96,11 @@ def test_each_verdict_arises_from_a_hand_made_table():
     # better accuracy, clearly worse nMSE per emotion: the state-of-the-art claim does not hold
     claim = by_text(check_claims(fails))["the full model beats face expression + OLS (Jou et al.)"]
     assert claim.verdict == DOES_NOT_HOLD
-    assert "nMSE per emotion -0.050" in claim.evidence and "accuracy +10.0 pts" in claim.evidence
+    assert "nMSE per emotion 0.954 vs 0.904 (-0.050" in claim.evidence and "accuracy 60.4 % vs 50.4 % (+10.0 pts" \
+        in claim.evidence
     one = results(row("mtl-softatt-hslstm", [0.9], [0.1]), row("resnet50-lstm", [0.2], [1.0]))
     claim = by_text(check_claims(one))["the full model beats ResNet-50 + LSTM"]
-    assert claim.verdict == NOT_JUDGED and "(one split)" in claim.evidence
+    assert claim.verdict == NOT_JUDGED and "won 1/1): fewer than 3 splits: not judged" in claim.evidence
 
 
 def test_combining_metrics():
@@ -169,3 +175,71 @@ def test_results_md_has_the_claims_section_with_all_three_verdicts():
     assert "| the full model beats ResNet-50 + LSTM | holds |" in text
     assert "| MTL Soft-Att + HS-LSTM beats Soft-Att + HS-LSTM | within noise |" in text
     assert "| the full model beats colour histogram + ridge (Jou et al.) | **does not hold** |" in text
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.03, 0.04 times 3, 2, 1 -> 0.03, 0.06, 0.04, made monotone -> 0.03, 0.06, 0.06
+    assert holm([0.04, 0.01, 0.03]) == pytest.approx([0.06, 0.03, 0.06])
+    assert holm([0.5, math.nan, 0.01]) == pytest.approx([0.5, math.nan, 0.02], nan_ok=True)  # NaN does not count
+    assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # 0.8 x 2 capped at 1, and 0.9 never below it
+
+
+def test_holm_turns_a_lone_marginal_verdict_into_noise():
+    """One clear comparison and one at p of about 0.035 among several: raw, both hold; adjusted, only the clear one."""
+    base_acc, base_nmse = [0.69, 0.70, 0.70, 0.71, 0.68], [0.81, 0.80, 0.82, 0.81, 0.81]
+    d = [0.02, 0.032, 0.008, 0.025, 0.015]  # mean 0.02, sd 0.009: t = 3.3 on 4 df, p = 0.03
+    rows = [row("mtl-softatt-hslstm", [a + x for a, x in zip(base_acc, d)], [n - x for n, x in zip(base_nmse, d)]),
+            row("softatt-hslstm", base_acc, base_nmse),
+            row("resnet50-lstm", [0.40, 0.41, 0.39, 0.42, 0.40], [1.00, 0.99, 1.01, 1.00, 0.98])]
+    claims = by_text(check_claims(results(*rows)))
+    mtl = claims["MTL Soft-Att + HS-LSTM beats Soft-Att + HS-LSTM"]
+    whole = claims["the full model beats ResNet-50 + LSTM"]
+    assert whole.verdict == whole.raw_verdict == HOLDS
+    assert mtl.raw_verdict == HOLDS and mtl.verdict == WITHIN_NOISE
+    assert "p 0.03" in mtl.evidence and "Holm p 0.06" in mtl.evidence  # 4 tests: 0.03 is third, times 2
+
+
+def test_two_splits_or_equal_differences_decide_nothing_by_their_sign():
+    """With 2 splits the old test printed "holds, noise bar ±0.0" when both differences were equal."""
+    two = paired(entry([0.70, 0.72]), entry([0.60, 0.62]), higher_is_better=True, test_share=0.28, sd_floor=0.0025)
+    assert two.verdict == NOT_JUDGED
+    equal = paired(entry([0.701, 0.702, 0.703]), entry([0.7, 0.701, 0.702]), higher_is_better=True, test_share=0.28,
+                   sd_floor=0.0025)
+    assert equal.sd == 0.0025 and math.isfinite(equal.p_value) and equal.verdict == WITHIN_NOISE
+    assert equal.p_value == pytest.approx(2 * stats.t.sf(0.001 / (math.sqrt(1 / 3 + 0.28) * 0.0025), 2))
+
+
+def test_n_train_is_what_the_models_fit_on_and_the_resolution_one_test_gif():
+    source = {"split_source": {"train_fraction": 0.8, "val_fraction": 0.1}, "dataset": {"n_gifs": 2000}}
+    assert claims.test_share(source) == pytest.approx(0.2 / 0.72)  # 0.278, not 0.25
+    assert claims.test_share({"split_source": {"train_fraction": 0.8}}) == pytest.approx(0.25)
+    assert resolution(source, "accuracy") == pytest.approx(1 / 400)
+    assert resolution(source, "nmse_per_emotion") == 0.001
+
+
+def test_comparisons_pair_by_split_and_show_the_means_of_the_same_splits():
+    """Row A is worse on every split both rows finished; its mean over all its splits would look better, since it has
+    no value on the split where B did worst. The test and the means both use splits 0-3 only."""
+    a = row("softatt-lstm", [0.60, 0.61, 0.62, 0.60, math.nan], [0.80] * 5)
+    b = row("resnet50-lstm", [0.62, 0.63, 0.64, 0.62, 0.30], [0.80] * 5)
+    claim = by_text(check_claims(results(a, b)))["Soft-Att + LSTM beats ResNet-50 + LSTM"]
+    assert "accuracy 60.8 % vs 62.8 % (-2.0 pts, won 0/4 (splits 0, 1, 2, 3 only)" in claim.evidence
+    assert claim.raw_verdict == DOES_NOT_HOLD
+    with pytest.raises(KavanError, match="values for 3 and 2 splits"):
+        paired(entry([0.1, 0.2, 0.3]), entry([0.1, 0.2]), higher_is_better=True, test_share=0.25)
+
+
+def test_tables_say_when_a_mean_misses_splits_and_localisation_lists_are_indexed_by_split():
+    from kavan.experiments.ablation import _row
+    from kavan.experiments.protocol import mean_std
+    from kavan.experiments.tables import mean_std_cell
+
+    assert mean_std_cell(mean_std([0.5, math.nan, 0.7])) == "0.600 ± 0.141 (2 of 3 splits)"
+    assert mean_std_cell(mean_std([0.5, 0.6, 0.7])) == "0.600 ± 0.100"
+    rates = {"hit_rate": 0.9, "withheld_hit_rate": 0.8, "mass": 0.7, "withheld_mass": 0.6, "face_area": 0.1}
+    loc = {**rates, "exact": rates, "centre_prior": rates, "centre_prior_exact": rates}
+    metrics = {"accuracy": 0.6, "nmse_per_emotion": 0.8, "nmse_per_gif": 0.8, "pearson_mean": 0.3}
+    splits = [{"split": 0, **metrics, "localisation": loc}, {"split": 1, **metrics},
+              {"split": 2, **metrics, "localisation": {**loc, "hit_rate": 0.5}}]
+    made = _row("mtl-softatt-hslstm", "MTL", "model", None, splits)
+    assert made["localisation"]["hit_rate"]["values"] == [0.9, None, 0.5]  # split 1 has none: not shifted

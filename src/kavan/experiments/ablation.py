@@ -240,7 +240,9 @@ def _row(name: str, label: str, kind: str, digest: str | None, splits: list[dict
         "metrics": {key: mean_std([s[key] for s in splits]) for key, _, _ in METRICS},
     }
     if any("localisation" in s for s in splits):
-        row["localisation"] = {name: mean_std([_dig(s["localisation"], path) for s in splits if "localisation" in s])
+        # one value per split, None where a split has none, so that every list is indexed by split like the metrics
+        row["localisation"] = {name: mean_std([_dig(s["localisation"], path) if "localisation" in s else None
+                                               for s in splits])
                                for path, name in LOCALISATION_RATES}
     return row
 

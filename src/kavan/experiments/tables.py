@@ -9,7 +9,8 @@ from typing import Any
 
 def mean_std_cell(entry: dict[str, Any] | None, digits: int = 3, percent: bool = False,
                   one_value_alone: bool = True) -> str:
-    """"0.512 ± 0.031" (or "51.2 ± 3.1 %" with ``percent``); "n/a" for a missing or undefined mean.
+    """"0.512 ± 0.031" (or "51.2 ± 3.1 %" with ``percent``); "n/a" for a missing or undefined mean; a mean over
+    fewer splits than the entry has values for says so ("0.512 ± 0.031 (4 of 5 splits)").
 
     With ``one_value_alone`` a mean that comes from one value prints alone (one split has no spread to report);
     evaluation.md keeps its "± 0.0000" there, as it always has.
@@ -20,9 +21,11 @@ def mean_std_cell(entry: dict[str, Any] | None, digits: int = 3, percent: bool =
     values = [v for v in entry.get("values", []) if v is not None and math.isfinite(v)]
     if one_value_alone and len(values) == 1:
         return f"{100 * mean:.{max(0, digits - 2)}f} %" if percent else f"{mean:.{digits}f}"
+    missing = len(entry.get("values", [])) - len(values)
+    of = f" ({len(values)} of {len(values) + missing} splits)" if missing > 0 else ""
     if percent:
-        return f"{100 * mean:.{max(0, digits - 2)}f} ± {100 * std:.{max(0, digits - 2)}f} %"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+        return f"{100 * mean:.{max(0, digits - 2)}f} ± {100 * std:.{max(0, digits - 2)}f} %{of}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}{of}"
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
