@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kavan.baselines import BASELINES, baseline_module, run_baseline
+from kavan.baselines import BASELINES, baseline_label, baseline_module, default_config, run_baseline
 from kavan.baselines.config import ColourHistogramConfig
 from kavan.baselines.linear import LinearBaseline
 from kavan.cli import main
@@ -43,13 +43,24 @@ def test_run_baseline_gives_metrics_in_range_and_equal_to_its_own_fit(synth, tmp
     module = baseline_module(name)
     x_train = module.extract_features(dataset, train, cache, progress=False)
     x_test = module.extract_features(dataset, test, cache, progress=False)
-    config = BASELINES[name]()
+    config = default_config(name)
     model = LinearBaseline(config.ridge, module.STANDARDISE).fit(x_train, dataset.scores[dataset.rows(train)])
     y_test = dataset.scores[dataset.rows(test)]
     pred = model.predict(x_test)
     assert result["accuracy"] == metrics.quadrant_accuracy(pred, y_test)
     assert result["nmse_per_gif"] == pytest.approx(metrics.nmse_per_gif(pred, y_test), rel=1e-12)
     assert result["nmse_per_emotion"] == pytest.approx(metrics.nmse_per_emotion(pred, y_test), rel=1e-12)
+
+
+def test_the_ridge_face_row_is_the_ols_rows_features_with_a_gcv_penalty(synth, tmp_path_factory):
+    dataset = Dataset(synth)
+    cache = tmp_path_factory.getbasetemp() / "baseline-cache"
+    train, test = dataset.splits()[0]
+    ols = run_baseline("face_expression", dataset, train, test, cache, progress=False)
+    ridge = run_baseline("face_expression_ridge", dataset, train, test, cache, progress=False)
+    assert ols["ridge"] == 0.0 and ridge["ridge"] > 0.0  # chosen by generalised cross-validation
+    assert baseline_module("face_expression_ridge") is baseline_module("face_expression")
+    assert baseline_label("face_expression_ridge").startswith("Face expression + ridge")
 
 
 def test_face_features_mark_the_synthgif_gifs_without_a_face(synth, tmp_path_factory):

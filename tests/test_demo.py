@@ -31,7 +31,7 @@ def test_demo_writes_real_and_synthetic_results_tables_overlays_and_a_model(tmp_
     # the ablation: every given row plus both baselines and chance, its tables printed
     results = json.loads(Path(written["results_json"]).read_text())
     assert [row["name"] for row in results["rows"]] == ["chance", "colour_histogram", "face_expression",
-                                                        "resnet50-lstm", "mtl-softatt-hslstm"]
+                                                        "face_expression_ridge", "resnet50-lstm", "mtl-softatt-hslstm"]
     assert results["splits"] == [0]
     printed = capsys.readouterr().out
     assert "## Table 1: quadrant accuracy" in printed and "## Table 2: nMSE" in printed

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from kavan.baselines import BASELINES, baseline_module, run_baseline
+from kavan.baselines import BASELINES, baseline_label, baseline_module, run_baseline
 from kavan.config import SETTINGS, KavanConfig, config_hash, load_config, shipped_configs
 from kavan.core.atomic import json_safe, write_json, write_text
 from kavan.core.errors import KavanError
@@ -211,7 +211,7 @@ def run_ablation(settings: AblationSettings, command: list[str]) -> dict[str, An
                  result["nmse_per_emotion"])
 
     rows = [_row(CHANCE, "Chance (training-mean intensities)", "chance", None, per_split[CHANCE])]
-    rows += [_row(name, baseline_module(name).LABEL, "baseline", None, per_split[name]) for name in settings.baselines]
+    rows += [_row(name, baseline_label(name), "baseline", None, per_split[name]) for name in settings.baselines]
     rows += [_row(name, row_label(name), "model", config_hash(config), per_split[name]) for name, config in configs]
     results = {
         "command": command,
