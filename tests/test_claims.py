@@ -4,6 +4,8 @@ t-test, the three verdicts, localisation bars."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +245,45 @@ def test_tables_say_when_a_mean_misses_splits_and_localisation_lists_are_indexed
               {"split": 2, **metrics, "localisation": {**loc, "hit_rate": 0.5}}]
     made = _row("mtl-softatt-hslstm", "MTL", "model", None, splits)
     assert made["localisation"]["hit_rate"]["values"] == [0.9, None, 0.5]  # split 1 has none: not shifted
+
+
+_PAPER = (Path(__file__).resolve().parents[2] / "shared" / "paper" / "kavan-paper.txt",
+          Path("/work/shared/paper/kavan-paper.txt"))
+
+
+def paper_sections(text: str) -> dict[str, str]:
+    """The paper's text by section: "abstract", "1" ... "5", "4.2" ... (a section's text holds its subsections')."""
+    lines = text.splitlines()
+    start = max(k for k, line in enumerate(lines) if line.strip() == "Abstract")  # the paper's own, not the summary's
+    sections: dict[str, list[str]] = {"abstract": []}
+    current = ["abstract"]
+    for line in lines[start + 1:]:
+        heading = re.match(r"^(\d)(?:\.(\d))? [A-Z]", line)
+        if heading:
+            major, minor = heading.groups()
+            current = [major] if minor is None else [major, f"{major}.{minor}"]
+            for key in current:
+                sections.setdefault(key, [])
+            continue
+        for key in current:
+            sections[key].append(line)
+    return {key: " ".join(body) for key, body in sections.items()}
+
+
+def test_every_quoted_sentence_is_in_the_section_it_cites():
+    """Each claim's source quotes the paper and names a section; every quoted piece (split at the lost numbers,
+    "…") must be in that section's text: a quote cited as 4.3 that is in 4.4 fails."""
+    path = next((p for p in _PAPER if p.is_file()), None)
+    if path is None:
+        pytest.skip("the paper's text is not beside the checkout (../shared/paper/kavan-paper.txt)")
+    sections = paper_sections(path.read_text(encoding="utf-8"))
+    sources = {c.source for c in COMPARISONS} | {claims.Q_FACES}
+    checked = 0
+    for source in sources:
+        for quote, where in re.findall(r'"([^"]+)" \(([^)]+)\)', source):
+            assert where in sections, (where, source)
+            for piece in (part.strip(" ,.") for part in quote.split("…")):
+                if piece:
+                    assert piece in sections[where], f"{piece!r} is not in section {where}"
+                    checked += 1
+    assert checked >= 12

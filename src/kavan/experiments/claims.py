@@ -37,7 +37,7 @@ the splits used), and the means in the evidence are over the same splits as the 
 
 Attention localisation (SynthGIF, kavan.experiments.localisation) is a bar, not a comparison: the keypoint-supervised
 attention rows should put the argmax cell on a face (grown box) in ≥ 80 % of face frames and ≥ 60 % of face
-frames whose keypoints were withheld (paper Sec. 4.3: the masks "accurately focus on correct facial regions even
+frames whose keypoints were withheld (paper Sec. 4.4: the masks "accurately focus on correct facial regions even
 when no original keypoint annotations are available"). Unsupervised attention (beyond the paper) is compared
 with its supervised twin by the same paired test, with rates closer than half a percentage point counted as a
 tie (two maps that hit the face in every frame do not differ, whatever the last digits say).
@@ -82,7 +82,7 @@ Q_WHOLE = ("\"we propose the Keypoint Attended Visual Attention Network (KAVAN),
            "recognition performance\" (1)")
 Q_MATCHED = "beyond the paper: HS-LSTM against an LSTM with as many parameters, so the claim is not one of capacity"
 Q_FACES = ("\"the attention masks predicted by KAVAN accurately focus on correct facial regions even when no "
-           "original keypoint annotations are available\" (4.3)")
+           "original keypoint annotations are available\" (4.4)")
 Q_UNSUP = "beyond the paper: what the keypoints add to attention"
 
 
