@@ -43,3 +43,39 @@ def test_a_verdict_needs_the_recipe_to_win_on_the_splits():
     assert "| 100 | 0.810 ± 0.010 | 0.920 ± 0.020 | 0.810 ± 0.010 |" in row
     assert "holds (+0.110, bar ±0.031, 3/3)" in row  # t(0.975, 2) = 4.303; 4.303 · 0.0073 = 0.031
     assert "within noise (+0.000" in row
+
+
+def acceptance_report():
+    spec = importlib.util.spec_from_file_location("acceptance_report", REPO / "benchmarks" / "acceptance_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_acceptance_blocks_are_the_scripts_and_every_committed_run_has_one():
+    report = acceptance_report()
+    docs = (REPO / "docs" / "results.md").read_text()
+    assert report.expected(docs) == docs  # every block is what the script prints from its results.json
+    blocks = {m["name"] for m in report.BLOCK.finditer(docs)}
+    assert blocks == {p.stem for p in report.FOLDER.glob("*.json")}
+
+
+def test_an_acceptance_block_is_the_ablation_report_under_the_docs_headings(tmp_path):
+    from kavan.experiments.reporting import render_results
+
+    report = acceptance_report()
+    entry = {"mean": 0.5, "std": 0.1, "values": [0.4, 0.5, 0.6]}
+    root = tmp_path / "acc"
+    results = {"command": ["kavan", "ablation", "--data", f"{root}/default-7301"], "settings": "bench",
+               "n_splits_protocol": 3, "splits": [0, 1, 2],
+               "split_source": {"n_splits": 3, "split_seed": 0, "train_fraction": 0.8, "val_fraction": 0.1},
+               "dataset": {"name": "default-7301", "path": f"{root}/default-7301", "n_gifs": 2000,
+                           "fingerprint": "ab" * 32},
+               "rows": [{"name": "chance", "label": "Chance", "kind": "chance", "config_hash": None,
+                         "metrics": {k: entry for k in ("accuracy", "nmse_per_emotion", "nmse_per_gif",
+                                                        "pearson_mean")}}]}
+    cleaned = json.loads(report.relative(json.dumps(results), root))
+    assert cleaned["dataset"]["path"] == "acc/default-7301" and str(tmp_path) not in json.dumps(cleaned)
+    text = report.block(cleaned)
+    assert text.startswith("### Ablation on `default-7301`") and "#### Table 1: quadrant accuracy" in text
+    assert text.replace("### ", "# ", 1).replace("#### ", "## ") == render_results(cleaned)

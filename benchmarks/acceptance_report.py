@@ -1,0 +1,93 @@
+"""The acceptance runs' tables in docs/results.md, printed from their committed results.json files.
+
+    .venv/bin/python benchmarks/acceptance_report.py --add RUN/results.json --name default-7301 [--root acc]
+    .venv/bin/python benchmarks/acceptance_report.py --write      # rewrite the docs' blocks from the committed files
+    .venv/bin/python benchmarks/acceptance_report.py --check      # exit 1 when a block differs from its file
+
+``--add`` copies an ablation's results.json into docs/results/acceptance/<name>.json, with the machine's folders
+taken out (the dataset path, the config paths and the command's words are made relative to ``--root``, the folder
+the acceptance commands of docs/results.md ran in), so the committed file says only what the docs may say.
+
+docs/results.md holds one block per file, between the lines ``<!-- acceptance: NAME -->`` and
+``<!-- /acceptance -->``: the report `kavan ablation` prints for that results.json (kavan.experiments.reporting,
+with the corrected and Holm-adjusted claims of kavan.experiments.claims), its headings moved two levels down to
+sit under the docs' own. ``--write`` regenerates every block; tests/test_results_tables.py checks that each block
+is exactly what this script prints, so no acceptance table is typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FOLDER = REPO / "docs" / "results" / "acceptance"
+DOCS = REPO / "docs" / "results.md"
+BLOCK = re.compile(r"(<!-- acceptance: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /acceptance -->)", re.S)
+
+
+def block(results: dict) -> str:
+    """The docs' block of one results.json: `kavan ablation`'s report, headings two levels down."""
+    from kavan.experiments.reporting import render_results
+
+    text = render_results(results)
+    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", text, flags=re.M)
+
+
+def relative(text: str, root: Path) -> str:
+    """``text`` with the absolute folder ``root`` (and the repository) taken out of every path in it."""
+    for folder, name in ((root.resolve(), root.name), (REPO, ".")):
+        text = text.replace(str(folder) + "/", name + "/" if name != "." else "").replace(str(folder), name)
+    return text
+
+
+def add(source: Path, name: str, root: Path) -> Path:
+    results = json.loads(source.read_text(encoding="utf-8"))
+    cleaned = json.loads(relative(json.dumps(results), root))
+    FOLDER.mkdir(parents=True, exist_ok=True)
+    target = FOLDER / f"{name}.json"
+    target.write_text(json.dumps(cleaned, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return target
+
+
+def expected(docs: str) -> str:
+    """docs/results.md with every block regenerated from its committed file (KeyError for a block without one)."""
+    def fill(match: re.Match) -> str:
+        path = FOLDER / f"{match['name']}.json"
+        if not path.is_file():
+            raise KeyError(f"docs/results.md has a block for {match['name']}, but {path.relative_to(REPO)} is missing")
+        return match.group(1) + block(json.loads(path.read_text(encoding="utf-8"))) + match.group(4)
+    return BLOCK.sub(fill, docs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--add", type=Path, metavar="RESULTS_JSON", help="commit an ablation's results.json")
+    parser.add_argument("--name", help="its name under docs/results/acceptance/ (with --add)")
+    parser.add_argument("--root", type=Path, default=Path("acc"), help="the folder the runs were made in (with --add)")
+    parser.add_argument("--write", action="store_true", help="rewrite the docs' blocks from the committed files")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a block differs from its file")
+    args = parser.parse_args(argv)
+    if args.add:
+        if not args.name:
+            parser.error("--add needs --name")
+        print(f"wrote {add(args.add, args.name, args.root).relative_to(REPO)}")
+    docs = DOCS.read_text(encoding="utf-8")
+    new = expected(docs)
+    if args.write and new != docs:
+        DOCS.write_text(new, encoding="utf-8")
+        print("docs/results.md: blocks rewritten")
+    if args.check and new != docs:
+        print("docs/results.md: a block differs from its results.json (run with --write)", file=sys.stderr)
+        return 1
+    if not (args.add or args.write or args.check):
+        for match in BLOCK.finditer(docs):
+            print(block(json.loads((FOLDER / f"{match['name']}.json").read_text(encoding="utf-8"))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
