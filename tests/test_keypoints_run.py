@@ -13,13 +13,12 @@ from PIL import Image
 
 from kavan.cli import main
 from kavan.core.errors import KavanError
+from kavan.core.shards import in_shard, parse_shard
 from kavan.keypoints import cache as keypoint_cache
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.run import (
     STALE_TEMP_SECONDS,
     estimate_file,
-    in_shard,
-    parse_shard,
     remove_stale_temporaries,
     run_dataset,
 )

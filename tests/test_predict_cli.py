@@ -296,3 +296,39 @@ def test_expand_inputs_and_picture_names(tmp_path):
         ("a/X.MP4", "X.MP4"), ("a/x.gif", "x.gif"), ("b/x.gif", "x.gif-2"), ("none.gif", "none.gif")]
     assert picture_path("pics", InputFile("d/s/y.gif", "s/y.gif"), "chart.png") == os.path.join("pics", "s",
                                                                                                "y.gif.chart.png")
+
+
+def test_shards_together_are_one_unsharded_run_and_adding_files_moves_none(tiny_model, folder, tmp_path, real_gifs):
+    """--shard 1/3, 2/3, 3/3 into three files: their records together equal one unsharded run's, record by record,
+    each file in exactly one shard; a file added later leaves every other file in its shard."""
+    from kavan.core.shards import in_shard
+
+    whole = tmp_path / "whole.jsonl"
+    assert main(["predict", str(folder), "--checkpoint", str(tiny_model), "--out", str(whole), "--workers", "0",
+                 "--no-progress"]) == 1  # bad.gif fails, as in the unsharded run
+    parts = []
+    for i in (1, 2, 3):
+        out = tmp_path / f"part-{i}.jsonl"
+        main(["predict", str(folder), "--checkpoint", str(tiny_model), "--out", str(out), "--shard", f"{i}/3",
+              "--workers", "0", "--no-progress"])
+        parts.append(lines(out.read_text()) if out.exists() else [])
+    assert sorted((r for part in parts for r in part), key=lambda r: r["path"]) == \
+        sorted(lines(whole.read_text()), key=lambda r: r["path"])
+    assert sum(len(part) for part in parts) == len(EXPECTED_ORDER) and sum(bool(part) for part in parts) >= 2
+    before = {r["path"]: i for i, part in enumerate(parts, start=1) for r in part}
+    (folder / "added.gif").symlink_to(real_gifs / "cool.gif")
+    assert all(in_shard(path, (i, 3)) for path, i in before.items())  # the added file changes no assignment
+    # a shard is resumable on its own: a second run of shard 1 with --resume adds nothing
+    first = tmp_path / "part-1.jsonl"
+    if first.exists():
+        main(["predict", str(folder), "--checkpoint", str(tiny_model), "--out", str(first), "--shard", "1/3",
+              "--resume", "--workers", "0", "--no-progress"])
+        again = lines(first.read_text())
+        assert [r["path"] for r in again[:len(parts[0])]] == [r["path"] for r in parts[0]]
+        assert len(again) == len(parts[0]) + in_shard(str(folder / "added.gif"), (1, 3))
+
+
+def test_a_bad_shard_is_an_argument_error(tiny_model, folder, capsys):
+    for bad in ("0/3", "4/3", "x", "1-3"):
+        assert main(["predict", str(folder), "--checkpoint", str(tiny_model), "--shard", bad]) == 2
+        assert "--shard must look like i/n" in capsys.readouterr().err

@@ -79,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_folder(args: argparse.Namespace, config: KeypointConfig) -> int:
+    from kavan.core.shards import parse_shard
     from kavan.core.workers import stop_on_signals
-    from kavan.keypoints.run import parse_shard, run_dataset
+    from kavan.keypoints.run import run_dataset
 
     shard = parse_shard(args.shard)
     with stop_on_signals():

@@ -4,7 +4,8 @@ One file gives one JSON object on stdout (indented); several files (or any folde
 Lines, one per file, streamed as each batch is done. A file that cannot be read gives {"path", "error"} and the
 batch goes on; the exit code is 1 when any file failed, else 0. ``--out FILE.jsonl`` appends the lines to a
 file instead (each line written whole and flushed, the file locked against a second run), ``--resume`` skips the
-paths already in it. ``--overlay DIR`` and ``--chart DIR`` write each file's pictures before its line. An argument
+paths already in it. ``--shard I/N`` takes one N-th of the files (by a hash of each path, so adding files moves
+none of the others; one --out file per shard, each resumable). ``--overlay DIR`` and ``--chart DIR`` write each file's pictures before its line. An argument
 that cannot work (a folder option naming a file, a batch size of 0, ...) is one line on stderr naming it and exit
 code 2, as argparse's own usage errors, checked before the model is loaded. Schema and details: docs/predict.md.
 """
@@ -21,6 +22,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 from kavan.core.errors import KavanError
+from kavan.core.shards import in_shard, parse_shard
 
 if TYPE_CHECKING:
     import torch
@@ -56,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="clips per model forward (default 4)")
     parser.add_argument("--workers", type=int, default=1,
                         help="decoding processes beside the model (default 1; 0 decodes in the main process)")
+    parser.add_argument("--shard", default="1/1", metavar="I/N",
+                        help="predict only shard I of N (1 <= I <= N) of the files, chosen by a hash of each path "
+                             "(stable as files are added), e.g. one per cluster job, each with its own --out")
     parser.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -84,6 +89,10 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ArgumentError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.workers < 0:
         raise ArgumentError(f"--workers {args.workers}: must be 0 (decode in the main process) or more")
+    try:
+        args.shard_range = parse_shard(args.shard)
+    except KavanError as err:
+        raise ArgumentError(err.reason) from None
     for option in ("--overlay", "--chart"):
         folder = getattr(args, option[2:])
         if folder is None:
@@ -158,6 +167,11 @@ def _predict(args: argparse.Namespace) -> int:
     if not items:
         raise KavanError(f"no media files found in {', '.join(args.paths)} (extensions: gif, mp4, webm, mov, mkv, "
                          "png, jpg, jpeg, webp)")
+    sharded = args.shard_range != (1, 1)
+    if sharded:
+        found = len(items)
+        items = [item for item in items if in_shard(item.path, args.shard_range)]
+        log.info("shard %s: %d of %d files", args.shard, len(items), found)
     predictor = load(args.checkpoint, device)
     if args.overlay and not predictor.has_attention:
         raise KavanError("--overlay needs a model with attention (model.attention.enabled is false)",
@@ -168,7 +182,7 @@ def _predict(args: argparse.Namespace) -> int:
             before = len(items)
             items = [item for item in items if path_key(item.path) not in output.done]
             log.info("%s: %d of %d files already recorded, skipped", args.out, before - len(items), before)
-        single = output is None and len(args.paths) == 1 and not os.path.isdir(args.paths[0])
+        single = output is None and len(args.paths) == 1 and not os.path.isdir(args.paths[0]) and not sharded
         settings = BatchSettings(args.batch_size, args.workers if len(items) > 1 else 0, keep_frames=bool(args.overlay))
         names = {item.path: item for item in items}
         failed = 0

@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import time
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -36,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from kavan.core.errors import KavanError
+from kavan.core.shards import in_shard
 from kavan.core.workers import Interrupted, die_with_parent, ignore_interrupts
 from kavan.keypoints import cache as keypoint_cache
 from kavan.keypoints.config import KeypointConfig
@@ -62,24 +62,6 @@ def estimate_file(path: str | os.PathLike[str], estimator) -> keypoint_cache.Key
     return keypoint_cache.KeypointRecord(keypoints=keypoints, backend=estimator.name,
                                          backend_version=estimator.version, width=info.width,
                                          height=info.height)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` (1 <= i <= n) to (i, n)."""
-    index, sep, count = text.partition("/")
-    try:
-        i, n = int(index), int(count)
-    except ValueError:
-        i = n = 0
-    if not sep or n < 1 or not 1 <= i <= n:
-        raise KavanError(f"--shard must look like i/n with 1 <= i <= n (e.g. 2/8), got {text!r}")
-    return i, n
-
-
-def in_shard(gif_id: str, shard: tuple[int, int]) -> bool:
-    """Whether ``gif_id`` belongs to shard i of n: CRC-32 of the id's UTF-8 bytes, modulo n, equals i − 1."""
-    i, n = shard
-    return zlib.crc32(gif_id.encode("utf-8")) % n == i - 1
 
 
 def dataset_media(root: Path) -> tuple[dict[str, Path], list[KavanError]]:
