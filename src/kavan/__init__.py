@@ -15,7 +15,7 @@ except PackageNotFoundError:  # a source tree on sys.path that was never install
     __version__ = "0+unknown"
 
 
-def load(checkpoint: str | os.PathLike[str], device: str = "auto") -> Predictor:
+def load(checkpoint: str | os.PathLike[str], device: str = "auto", backend: str = "torch") -> Predictor:
     """A Predictor for a trained model file: ``kavan.load("model.safetensors").predict("cool.gif")``.
 
     torch and the model code are imported on the first call, so ``import kavan`` stays light.
@@ -23,4 +23,4 @@ def load(checkpoint: str | os.PathLike[str], device: str = "auto") -> Predictor:
     """
     from kavan.predict import load as load_predictor
 
-    return load_predictor(checkpoint, device)
+    return load_predictor(checkpoint, device, backend=backend)

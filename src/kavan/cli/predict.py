@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="predict only shard I of N (1 <= I <= N) of the files, chosen by a hash of each path "
                              "(stable as files are added), e.g. one per cluster job, each with its own --out")
     parser.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda or cuda:N")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                        help="torch (default), or onnxruntime for an ONNX file from `kavan export --onnx` "
+                             "(the [onnx] extra)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -172,7 +175,7 @@ def _predict(args: argparse.Namespace) -> int:
         found = len(items)
         items = [item for item in items if in_shard(item.path, args.shard_range)]
         log.info("shard %s: %d of %d files", args.shard, len(items), found)
-    predictor = load(args.checkpoint, device)
+    predictor = load(args.checkpoint, device, backend=args.backend)
     if args.overlay and not predictor.has_attention:
         raise KavanError("--overlay needs a model with attention (model.attention.enabled is false)",
                          args.checkpoint)

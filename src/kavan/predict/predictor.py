@@ -153,15 +153,30 @@ class Predictor:
         return analyses
 
 
+BACKENDS = ("torch", "onnxruntime")
+
+
 def load(checkpoint: str | os.PathLike[str], device: str | torch.device = "auto",
-         limits: decode.Limits = decode.DEFAULT_LIMITS) -> Predictor:
+         limits: decode.Limits = decode.DEFAULT_LIMITS, backend: str = "torch") -> Predictor:
     """A Predictor for a model file (``model.safetensors`` from kavan train or make demo).
 
     device: ``auto`` (the GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``. limits: the decoder's
-    refusal thresholds (file size, canvas size, frame count) for the files it will read.
+    refusal thresholds (file size, canvas size, frame count) for the files it will read. backend: ``torch``, or
+    ``onnxruntime`` for an ONNX file written by `kavan export --onnx` (kavan.predict.onnx; the ``[onnx]`` extra;
+    ONNX Runtime picks its own device: CUDA when its CUDA provider is installed, else the CPU).
     A file that is missing, damaged or not a kavan model file is a KavanError naming it.
     """
     from kavan.models.storage import load_model
+
+    if backend not in BACKENDS:
+        raise KavanError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "onnxruntime":
+        from kavan.predict.onnx import load_onnx
+
+        predictor = load_onnx(checkpoint, limits=limits)
+        if predictor.info.synthgif:
+            log.warning("%s: %s", checkpoint, SYNTHGIF_WARNING)
+        return predictor
 
     target = resolve_device(device)
     loaded = load_model(checkpoint, target)
