@@ -79,3 +79,15 @@ def test_an_acceptance_block_is_the_ablation_report_under_the_docs_headings(tmp_
     text = report.block(cleaned)
     assert text.startswith("### Ablation on `default-7301`") and "#### Table 1: quadrant accuracy" in text
     assert text.replace("### ", "# ", 1).replace("#### ", "## ") == render_results(cleaned)
+
+
+def test_the_onnx_table_is_the_benchmarks_report():
+    spec = importlib.util.spec_from_file_location("onnx_backend", REPO / "benchmarks" / "onnx_backend.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = json.loads((REPO / "docs" / "results" / "onnx" / "results.json").read_text())
+    docs = (REPO / "docs" / "predict.md").read_text()
+    block = docs.split("<!-- onnx-report -->\n")[1].split("<!-- /onnx-report -->")[0]
+    assert block == module.tables(result)
+    assert all(result[key][name] <= result["tolerance"] for key in ("parity_real", "parity_synth")
+               for name in ("intensities", "quadrant_logits", "attention"))
