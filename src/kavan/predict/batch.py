@@ -75,7 +75,7 @@ class _Files(TorchDataset):
             return index, err.reason
 
 
-def _collate(items: list[tuple[int, PreparedClip | str]]) -> dict[str, Any]:
+def collate(items: list[tuple[int, PreparedClip | str]]) -> dict[str, Any]:
     """The readable clips' inputs stacked into one tensor (pinned by the loader), the rest as they are."""
     clips = [(index, item) for index, item in items if isinstance(item, PreparedClip)]
     return {
@@ -99,21 +99,29 @@ def predict_files(predictor: Predictor, paths: Sequence[str], settings: BatchSet
                   progress: bool = True) -> Iterator[FileResult]:
     """Yield one FileResult per path, in order, as each batch is done."""
     files = _Files(paths, predictor.preparer(settings.keep_frames))
-    loader = DataLoader(files, batch_size=settings.batch_size, num_workers=settings.workers, collate_fn=_collate,
+    loader = DataLoader(files, batch_size=settings.batch_size, num_workers=settings.workers, collate_fn=collate,
                         worker_init_fn=partial(_init_decoding_worker, os.getpid()) if settings.workers else None,
                         pin_memory=predictor.device.type == "cuda")
     with tqdm(total=len(files), desc="predicting", unit="file", disable=not progress) as bar:
         for batch in loader:
-            done: dict[int, Analysis] = {}
-            errors = dict(batch["errors"])
-            if batch["indices"]:
-                outputs = predictor.forward(batch["inputs"])
-                names: list[str | None] = [files.paths[i] for i in batch["indices"]]
-                done = dict(zip(batch["indices"], predictor.results(batch["clips"], names, outputs)))
-                for row, reason in predictor.non_finite(outputs).items():  # an error record, never a NaN
-                    index = batch["indices"][row]
-                    done.pop(index)
-                    errors[index] = reason
+            results = finish_batch(predictor, files.paths, batch)
             for index in batch["order"]:
                 bar.update(1)
-                yield FileResult(files.paths[index], done.get(index), errors.get(index))
+                yield results[index]
+
+
+def finish_batch(predictor: Predictor, paths: Sequence[str], batch: dict[str, Any]) -> dict[int, FileResult]:
+    """The FileResult of every file of a collated batch (``collate``'s keys): one forward over its readable
+    clips; a row whose outputs are not finite becomes an error record, never a NaN."""
+    done: dict[int, Analysis] = {}
+    errors = dict(batch["errors"])
+    if batch["indices"]:
+        outputs = predictor.forward(batch["inputs"])
+        names: list[str | None] = [paths[i] for i in batch["indices"]]
+        done = dict(zip(batch["indices"], predictor.results(batch["clips"], names, outputs)))
+        for row, reason in predictor.non_finite(outputs).items():
+            index = batch["indices"][row]
+            done.pop(index)
+            errors[index] = reason
+    return {index: FileResult(paths[index], done.get(index), errors.get(index)) for index in batch["order"]}
+
