@@ -5,7 +5,9 @@
 - kavan.predict.clip: TSN evaluation frames of a file or of frames in memory, transformed for the model;
 - kavan.predict.batch: many files through DataLoader workers and batched forwards;
 - kavan.predict.pictures: the attention overlay GIF and the emotion bar chart;
-- kavan.predict.inputs, kavan.predict.jsonl: the command's file discovery and its resumable --out file.
+- kavan.predict.inputs, kavan.predict.jsonl: the command's file discovery and its resumable --out file;
+- kavan.predict.onnx: ONNX export checked against PyTorch, and the ONNX Runtime Predictor ([onnx] extra);
+- kavan.predict.ray_data: the model as a Ray Data map_batches class, for clusters ([ray] extra).
 
 May import: kavan.core, kavan.media, kavan.keypoints, kavan.config, kavan.data, kavan.models; never kavan.training
 (inference needs no training code).
