@@ -12,7 +12,10 @@
    through the network in batches of --batch-size: GIFs per second for torch (Predictor.forward: the backbone
    with torch's threads, the rest with one, as `kavan predict` runs it) and for ONNX Runtime (one session, its
    intra-op threads set), at 1 and 2 threads; the median of --passes passes after a warm-up.
-3. Size. What a deployment without torch would install: the installed size of onnxruntime and its dependencies
+3. Memory. A generated --frames-frame GIF (benchmarks/predict_speed.py's) predicted in fresh processes on each
+   backend: the peak RSS of Predictor.predict, and of `kavan predict`'s route with one decoding worker (main +
+   worker PSS). Target: under 1 GB.
+4. Size. What a deployment without torch would install: the installed size of onnxruntime and its dependencies
    (numpy, protobuf, flatbuffers, sympy ...) against torch's and torchvision's (with their CUDA libraries), read
    from this environment's site-packages.
 
@@ -125,6 +128,12 @@ def measure(args: argparse.Namespace) -> dict:
                                                             args.passes)})
     result["speed"] = {"gifs": len(clips), "batch_size": args.batch_size, "passes": args.passes, "rows": speed}
     result["install_mb"] = {"onnxruntime_side": installed_mb(ORT_ONLY), "torch_side": installed_mb(TORCH)}
+    if args.frames:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from predict_speed import memory
+
+        result["memory"] = {"torch": memory(checkpoint, args.frames, "torch"),
+                            "onnxruntime": memory(onnx_path, args.frames, "onnxruntime")}
     result["load_after"] = os.getloadavg()
     return result
 
@@ -148,6 +157,12 @@ def tables(result: dict) -> str:
     lines += ["", f"installed: onnxruntime and its dependencies {ort:.0f} MB "
                   f"({', '.join(f'{k} {v:.0f}' for k, v in sorted(sizes['onnxruntime_side'].items()))}); "
                   f"torch, torchvision and their CUDA libraries {tor:.0f} MB"]
+    if "memory" in result:
+        lines += ["", "| backend | 1 file, Predictor.predict: peak RSS | `kavan predict` (1 worker): main + worker PSS "
+                      "| seconds |", "|---|---|---|---|"]
+        for backend, m in result["memory"].items():
+            lines.append(f"| {backend} ({m['n_frames']}-frame GIF) | {m['api']['peak_rss_mb']:.0f} MB | "
+                         f"{m['batch']['peak_pss_total_mb']:.0f} MB | {m['api']['seconds']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -160,6 +175,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=1000,
+                        help="peak memory of a GIF of this many frames on each backend (0 skips it)")
     parser.add_argument("--out", help="write the numbers here (JSON)")
     parser.add_argument("--report", help="print the tables of a JSON file written by --out")
     args = parser.parse_args()

@@ -181,7 +181,8 @@ def sample():
         time.sleep(0.02)
 
 checkpoint, gif, mode = sys.argv[1:4]
-predictor = load(checkpoint, "auto")
+backend = sys.argv[4] if len(sys.argv) > 4 else "torch"
+predictor = load(checkpoint, "auto", backend=backend)
 if predictor.device.type == "cuda":
     torch.cuda.reset_peak_memory_stats()
 after_load = kib("/proc/self/status", "VmRSS:")
@@ -211,13 +212,15 @@ print(json.dumps({
 """
 
 
-def memory(checkpoint: str, n_frames: int) -> dict:
+def memory(checkpoint: str, n_frames: int, backend: str = "torch") -> dict:
+    """Peak memory of predicting a generated n_frames GIF, in fresh processes (the module docstring, 2.);
+    ``backend``: kavan.load's (``onnxruntime`` with an ONNX file)."""
     with tempfile.TemporaryDirectory() as folder:
         gif = Path(folder) / "long.gif"
         write_long_gif(gif, n_frames)
-        results = {"gif_bytes": gif.stat().st_size, "n_frames": n_frames}
+        results = {"gif_bytes": gif.stat().st_size, "n_frames": n_frames, "backend": backend}
         for mode in ("api", "batch"):
-            out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, checkpoint, str(gif), mode],
+            out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, checkpoint, str(gif), mode, backend],
                                  capture_output=True, text=True, check=True)
             results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
     return results

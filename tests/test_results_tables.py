@@ -101,3 +101,13 @@ def test_the_ray_table_is_the_benchmarks_report():
     docs = (REPO / "docs" / "scale.md").read_text()
     assert docs.split("<!-- ray-report -->\n")[1].split("<!-- /ray-report -->")[0] == module.table(result)
     assert result["records_equal"]
+
+
+def test_the_pipeline_table_is_the_benchmarks_report():
+    spec = importlib.util.spec_from_file_location("pipeline_speed", REPO / "benchmarks" / "pipeline_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = json.loads((REPO / "docs" / "results" / "pipeline" / "results.json").read_text())
+    docs = (REPO / "docs" / "predict.md").read_text()
+    assert docs.split("<!-- pipeline-report -->\n")[1].split("<!-- /pipeline-report -->")[0] == module.table(result)
+    assert all(row["ratio"] == row["end_to_end_s"] / max(row["decode_s"], row["model_s"]) for row in result["rows"])
