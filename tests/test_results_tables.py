@@ -77,8 +77,8 @@ def test_an_acceptance_block_is_the_ablation_report_under_the_docs_headings(tmp_
     cleaned = json.loads(report.relative(json.dumps(results), root))
     assert cleaned["dataset"]["path"] == "acc/default-7301" and str(tmp_path) not in json.dumps(cleaned)
     text = report.block(cleaned)
-    assert text.startswith("### Ablation on `default-7301`") and "#### Table 1: quadrant accuracy" in text
-    assert text.replace("### ", "# ", 1).replace("#### ", "## ") == render_results(cleaned)
+    assert text.startswith("#### Ablation on `default-7301`") and "##### Table 1: quadrant accuracy" in text
+    assert text.replace("#### ", "# ", 1).replace("##### ", "## ") == render_results(cleaned)
 
 
 def test_the_onnx_table_is_the_benchmarks_report():
