@@ -60,3 +60,11 @@ def test_labels_that_are_a_linear_map_of_the_latents_allow_almost_everything():
     assert anatomy().label_ceiling(data, hidden, ids[:150], ids[150:]) < 0.01
     noisy = Scores(ids, [scores[i] + rng.normal(scale=0.1, size=17) for i in ids])  # votes' noise as large as signal
     assert 0.3 < anatomy().label_ceiling(noisy, hidden, ids[:150], ids[150:]) < 0.8
+
+
+def test_the_docs_table_is_the_scripts_report():
+    import json
+
+    result = json.loads((REPO / "docs" / "results" / "anatomy" / "default-7301.json").read_text())
+    docs = (REPO / "docs" / "results.md").read_text()
+    assert docs.split("<!-- anatomy-report -->\n")[1].split("<!-- /anatomy-report -->")[0] == anatomy().table([result])
