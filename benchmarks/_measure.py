@@ -3,7 +3,11 @@ overlap of two boxes. Imported as ``from _measure import ...`` (a script's own f
 
 from __future__ import annotations
 
+import argparse
+import json
 import resource
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -19,3 +23,16 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
     inter = float(np.prod(np.clip(hi - lo, 0, None)))
     return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
+
+
+def measure_or_report(args: argparse.Namespace, measure: Callable[[argparse.Namespace], dict],
+                      table: Callable[[dict], str]) -> None:
+    """A results benchmark's main: with ``args.report`` print the table of that JSON file; else measure, write the
+    numbers to ``args.out`` (when given) and print their table."""
+    if args.report:
+        print(table(json.loads(Path(args.report).read_text())), end="")
+        return
+    result = measure(args)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(table(result), end="")

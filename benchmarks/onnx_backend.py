@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import json
 import os
 import platform
 import statistics
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _measure import measure_or_report
 from kavan.experiments.demo import real_gif_folder
 
 ORT_ONLY = ("onnxruntime", "numpy", "protobuf", "flatbuffers", "sympy", "mpmath", "packaging", "coloredlogs",
@@ -179,14 +179,7 @@ def main() -> None:
                         help="peak memory of a GIF of this many frames on each backend (0 skips it)")
     parser.add_argument("--out", help="write the numbers here (JSON)")
     parser.add_argument("--report", help="print the tables of a JSON file written by --out")
-    args = parser.parse_args()
-    if args.report:
-        print(tables(json.loads(Path(args.report).read_text())), end="")
-        return
-    result = measure(args)
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(tables(result), end="")
+    measure_or_report(parser.parse_args(), measure, tables)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ stage and 2.0 when the stages run one after the other; and the older figure end 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from _measure import measure_or_report
 from kavan.experiments.demo import real_gif_folder
 
 
@@ -133,14 +133,7 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--out", help="write the numbers here (JSON)")
     parser.add_argument("--report", help="print the table of a JSON file written by --out")
-    args = parser.parse_args()
-    if args.report:
-        print(table(json.loads(Path(args.report).read_text())), end="")
-        return
-    result = measure(args)
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(table(result), end="")
+    measure_or_report(parser.parse_args(), measure, table)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ intensities within 1e-5). Prints a Markdown table; --out writes the numbers as J
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -25,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import measure_or_report
 from kavan.experiments.demo import real_gif_folder
 
 RAY_WORKER_NICENESS = 15
@@ -100,14 +100,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--out", help="write the numbers here (JSON)")
     parser.add_argument("--report", help="print the table of a JSON file written by --out")
-    args = parser.parse_args()
-    if args.report:
-        print(table(json.loads(Path(args.report).read_text())), end="")
-        return
-    result = measure(args)
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(table(result), end="")
+    measure_or_report(parser.parse_args(), measure, table)
 
 
 if __name__ == "__main__":

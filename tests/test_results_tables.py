@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,23 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = sorted((REPO / "docs" / "results" / "small-sets").glob("*.json"))
 
 
-def learning_curve():
-    spec = importlib.util.spec_from_file_location("regression_learning_curve",
-                                                  REPO / "benchmarks" / "regression_learning_curve.py")
+def benchmark(name: str):
+    """The script benchmarks/<name>.py as a module (its folder on the import path, as when it runs)."""
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def docs_block(doc: str, marker: str) -> str:
+    """The text between <!-- marker --> and <!-- /marker --> in docs/<doc>."""
+    return (REPO / "docs" / doc).read_text().split(f"<!-- {marker} -->\n")[1].split(f"<!-- /{marker} -->")[0]
+
+
+def learning_curve():
+    return benchmark("regression_learning_curve")
 
 
 def test_every_small_set_is_committed():
@@ -46,10 +58,7 @@ def test_a_verdict_needs_the_recipe_to_win_on_the_splits():
 
 
 def acceptance_report():
-    spec = importlib.util.spec_from_file_location("acceptance_report", REPO / "benchmarks" / "acceptance_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark("acceptance_report")
 
 
 def test_the_acceptance_blocks_are_the_scripts_and_every_committed_run_has_one():
@@ -82,32 +91,19 @@ def test_an_acceptance_block_is_the_ablation_report_under_the_docs_headings(tmp_
 
 
 def test_the_onnx_table_is_the_benchmarks_report():
-    spec = importlib.util.spec_from_file_location("onnx_backend", REPO / "benchmarks" / "onnx_backend.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     result = json.loads((REPO / "docs" / "results" / "onnx" / "results.json").read_text())
-    docs = (REPO / "docs" / "predict.md").read_text()
-    block = docs.split("<!-- onnx-report -->\n")[1].split("<!-- /onnx-report -->")[0]
-    assert block == module.tables(result)
+    assert docs_block("predict.md", "onnx-report") == benchmark("onnx_backend").tables(result)
     assert all(result[key][name] <= result["tolerance"] for key in ("parity_real", "parity_synth")
                for name in ("intensities", "quadrant_logits", "attention"))
 
 
 def test_the_ray_table_is_the_benchmarks_report():
-    spec = importlib.util.spec_from_file_location("ray_throughput", REPO / "benchmarks" / "ray_throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     result = json.loads((REPO / "docs" / "results" / "ray" / "results.json").read_text())
-    docs = (REPO / "docs" / "scale.md").read_text()
-    assert docs.split("<!-- ray-report -->\n")[1].split("<!-- /ray-report -->")[0] == module.table(result)
+    assert docs_block("scale.md", "ray-report") == benchmark("ray_throughput").table(result)
     assert result["records_equal"]
 
 
 def test_the_pipeline_table_is_the_benchmarks_report():
-    spec = importlib.util.spec_from_file_location("pipeline_speed", REPO / "benchmarks" / "pipeline_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     result = json.loads((REPO / "docs" / "results" / "pipeline" / "results.json").read_text())
-    docs = (REPO / "docs" / "predict.md").read_text()
-    assert docs.split("<!-- pipeline-report -->\n")[1].split("<!-- /pipeline-report -->")[0] == module.table(result)
+    assert docs_block("predict.md", "pipeline-report") == benchmark("pipeline_speed").table(result)
     assert all(row["ratio"] == row["end_to_end_s"] / max(row["decode_s"], row["model_s"]) for row in result["rows"])

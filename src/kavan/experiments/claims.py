@@ -285,7 +285,6 @@ def resolution(results: dict[str, Any], key: str) -> float:
 class _Question:
     """One metric of one claim: its paired test and what the evidence shows of it."""
 
-    claim: int
     name: str
     paired: Paired
     percent: bool
@@ -329,7 +328,7 @@ def _comparison_questions(rows: dict[str, dict[str, Any]], share: float, results
         for key, name, higher in c.metrics:
             a, b = rows[c.winner]["metrics"][key], rows[c.loser]["metrics"][key]
             p = paired(a, b, higher, share, sd_floor=resolution(results, key))
-            questions.append(_Question(len(found), name, p, key == "accuracy", _means(a, b, p)))
+            questions.append(_Question(name, p, key == "accuracy", _means(a, b, p)))
         found.append((c, questions))
     return found
 
@@ -344,14 +343,6 @@ def _adjust(questions: list[_Question]) -> None:
             q.adjusted = q.paired.p_value
 
 
-def comparison_claims(rows: dict[str, dict[str, Any]], share: float,
-                      results: dict[str, Any] | None = None) -> list[Claim]:
-    """Every comparison of COMPARISONS whose two rows are present, Holm-adjusted among themselves."""
-    found = _comparison_questions(rows, share, results or {})
-    _adjust([q for _, questions in found for q in questions])
-    return [_claim(c, questions, rows, len((results or {}).get("splits") or [])) for c, questions in found]
-
-
 def _claim(c: Comparison, questions: list[_Question], rows: dict[str, dict[str, Any]], n_splits: int) -> Claim:
     evidence = f"{rows[c.winner]['label']} vs {rows[c.loser]['label']}: " + "; ".join(
         q.shown(n_splits) for q in questions)
@@ -359,14 +350,10 @@ def _claim(c: Comparison, questions: list[_Question], rows: dict[str, dict[str, 
                  combine([q.paired.verdict for q in questions]))
 
 
-def localisation_claims(rows: dict[str, dict[str, Any]], share: float) -> list[Claim]:
-    """The supervised rows' hit rates against the bars (a bar, not a test), and unsupervised attention against its
-    supervised twin (unadjusted here; check_claims adjusts them with the table's comparisons)."""
-    return _localisation(rows, share, adjust=True)[0]
-
-
-def _localisation(rows: dict[str, dict[str, Any]], share: float, adjust: bool
+def _localisation(rows: dict[str, dict[str, Any]], share: float
                   ) -> tuple[list[Claim], list[tuple[str, str, list[_Question], str]]]:
+    """The supervised rows' hit rates against the bars (a bar, not a test: finished claims), and the tests of
+    unsupervised attention against its supervised twin (for check_claims to adjust with the table's others)."""
     claims = []
     for name in SUPERVISED:
         loc = rows.get(name, {}).get("localisation")
@@ -398,14 +385,10 @@ def _localisation(rows: dict[str, dict[str, Any]], share: float, adjust: bool
             if p.n == 0:
                 continue
             means = _means(b, a, p)
-            question = _Question(-1, "difference", p, True)
+            question = _Question("difference", p, True)
             prefix = (f"{rows[unsup]['label']} {100 * means[1]:.1f} % vs {rows[sup]['label']} {100 * means[0]:.1f} % "
                       f"({what}); ")
             tests.append((text, prefix, [question], Q_UNSUP))
-    if adjust:
-        _adjust([q for *_, questions, _ in tests for q in questions])
-        claims += _tested(tests, len(next(iter(rows.values()), {}).get("metrics", {}).get("accuracy", {})
-                                     .get("values", [])))
     return claims, tests
 
 
@@ -423,7 +406,7 @@ def check_claims(results: dict[str, Any]) -> list[Claim]:
     share = test_share(results)
     n_splits = len(results.get("splits") or [])
     found = _comparison_questions(rows, share, results)
-    bars, tests = _localisation(rows, share, adjust=False)
+    bars, tests = _localisation(rows, share)
     _adjust([q for _, questions in found for q in questions] + [q for *_, questions, _ in tests for q in questions])
     return [_claim(c, questions, rows, n_splits) for c, questions in found] + bars + _tested(tests, n_splits)
 

@@ -49,6 +49,13 @@ OUTPUTS = ("intensities", "quadrant_logits", "attention")
 FORMAT = "kavan-onnx/1"
 
 
+def _outputs(model: torch.nn.Module, clips: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The model's outputs for normalised clips, by OUTPUTS name, the ones it has."""
+    output = model(features=model.encode_frames(clips))
+    return {name: value for name, value in zip(OUTPUTS, (output.intensities, output.quadrant_logits,
+                                                          output.attention)) if value is not None}
+
+
 class _Network(torch.nn.Module):
     """The model from normalised clips to its outputs (the ones it has), as one traceable forward."""
 
@@ -57,8 +64,7 @@ class _Network(torch.nn.Module):
         self.model = model
 
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        output = self.model(features=self.model.encode_frames(clips))
-        return tuple(t for t in (output.intensities, output.quadrant_logits, output.attention) if t is not None)
+        return tuple(_outputs(self.model, clips).values())
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ def export_onnx(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
     network = _Network(predictor.model).eval()
     example = _check_clips(predictor, [], seed=1)[1]  # batch 3: torch.export would fix a batch of 1 as a constant
     with torch.inference_mode():
-        names = tuple(name for name, value in zip(OUTPUTS, _raw_outputs(predictor, example)) if value is not None)
+        names = tuple(_outputs(predictor.model, example))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kavan-onnx-", dir=out.parent) as folder:
@@ -141,7 +147,7 @@ def export_onnx(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
         batches = _check_clips(predictor, check)
         for clips in batches:
             with torch.inference_mode():
-                expected = [v for v in _raw_outputs(predictor, clips) if v is not None]
+                expected = list(_outputs(predictor.model, clips).values())
             got = session.run(list(names), {"clips": clips.numpy()})
             for name, a, b in zip(names, got, expected):
                 worst[name] = max(worst[name], float(np.abs(a - b.numpy()).max()))
@@ -150,11 +156,6 @@ def export_onnx(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
             raise KavanError(f"the ONNX graph differs from PyTorch beyond {TOLERANCE:g}: {bad}; not written", out)
         os.replace(staged, out)
     return ExportReport(os.fspath(out), names, opset, sum(len(c) for c in batches), worst)
-
-
-def _raw_outputs(predictor: Predictor, clips: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-    output = predictor.model(features=predictor.model.encode_frames(clips))
-    return output.intensities, output.quadrant_logits, output.attention
 
 
 class OnnxPredictor(Predictor):
