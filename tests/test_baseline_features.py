@@ -10,9 +10,9 @@ import torch
 from kavan.baselines import colour_histogram, face_expression, haar_faces
 from kavan.baselines.config import ColourHistogramConfig, FaceExpressionConfig
 from kavan.baselines.extraction import sampled_frames
-from kavan.baselines.fer_network import load_fer_network, preprocess
 from kavan.config import from_mapping
 from kavan.core.errors import KavanError
+from kavan.models.fer_network import load_fer_network, preprocess
 from kavan.synth import make_gif, resolve
 
 

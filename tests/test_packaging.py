@@ -148,7 +148,7 @@ def test_a_shipped_config_is_named_like_its_file_and_the_old_paths_still_work(tm
     from kavan.config import SETTINGS, config_file
 
     shipped = shipped_configs()
-    assert {name.split("/")[0] for name in shipped} == set(SETTINGS) and len(shipped) == 23
+    assert {name.split("/")[0] for name in shipped} == set(SETTINGS) and len(shipped) == 24
     path = shipped["bench/mtl-softatt-hslstm"]
     monkeypatch.chdir(tmp_path)  # no configs/ folder here
     assert config_file("bench/mtl-softatt-hslstm") == config_file("bench/mtl-softatt-hslstm.yaml") == path

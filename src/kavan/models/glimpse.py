@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 from torchvision.ops import roi_align
 
+from kavan.config import GlimpseConfig
 from kavan.core.errors import KavanError
+from kavan.models.fer_network import FEATURE_DIM, FER_CLASSES, INPUT_SIZE, MiniXception, load_fer_network
+from kavan.models.localiser import FaceLocaliser
 
 # A face's box from its keypoints counts only with this many points above this confidence.
 MIN_POINTS = 10
@@ -98,11 +103,11 @@ def crop_boxes(frames: torch.Tensor, boxes: list[tuple[float, float, float]], si
 
 
 def frame_boxes(keypoints: np.ndarray | None, maps: torch.Tensor, width: int, height: int,
-                side: float) -> tuple[list[tuple[float, float, float]], list[bool]]:
+                sides: list[float]) -> tuple[list[tuple[float, float, float]], list[bool]]:
     """Each frame's glimpse box by the module's rule, and whether it came from keypoints.
 
     keypoints: (F, N_faces, P, 3) or None (no keypoints for any frame); maps: (F, K, K), the localiser's maps of
-    the same frames; side: the box side used with a map (the localiser's estimate). A frame whose keypoints
+    the same frames; sides: per frame, the box side used with its map (the localiser's estimate). A frame whose keypoints
     give no box (no face with enough confident points: a cartoon, a withheld frame) falls back to its map."""
     n_frames = maps.shape[0]
     if keypoints is not None and len(keypoints) != n_frames:
@@ -111,5 +116,76 @@ def frame_boxes(keypoints: np.ndarray | None, maps: torch.Tensor, width: int, he
     for f in range(n_frames):
         box = keypoint_box(keypoints[f]) if keypoints is not None else None
         from_keypoints.append(box is not None)
-        boxes.append(box if box is not None else map_box(maps[f], width, height, side))
+        boxes.append(box if box is not None else map_box(maps[f], width, height, sides[f]))
     return boxes, from_keypoints
+
+
+# What the reader gives per glimpse: the FER2013 network's 128-D pooled features and its 7 class probabilities.
+GLIMPSE_SIZE = FEATURE_DIM + len(FER_CLASSES)
+GREY = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as OpenCV's RGB2GRAY
+
+
+def grey_frames(frames: np.ndarray) -> torch.Tensor:
+    """(T, H, W, 3) uint8 RGB frames as (T, H, W) uint8 grey: what a glimpse is cut from."""
+    rgb = torch.from_numpy(np.ascontiguousarray(frames)).float()
+    return (rgb @ torch.tensor(GREY)).round_().clamp_(0, 255).to(torch.uint8)
+
+
+class FaceGlimpses(nn.Module):
+    """Per frame, a glimpse of the face read by the FER2013 network: (B, T, C, K, K) features and the clips' grey
+    frames → (B, T, GLIMPSE_SIZE). The localiser and the reader are fixed: the localiser is fitted before the
+    network trains (kavan.training.glimpses), the reader is FER2013's. Only ``norm`` (a LayerNorm of the reader's
+    outputs, so the LSTM gets them on the scale of its other inputs) trains with the network.
+
+    pretrained: read the FER2013 file (kavan assets fetch) now; false when a model file will supply the weights.
+    """
+
+    def __init__(self, channels: int, config: GlimpseConfig, pretrained: bool):
+        super().__init__()
+        self.config = config
+        self.localiser = FaceLocaliser(channels, config.localiser_size).requires_grad_(False)
+        self.reader = (load_fer_network() if pretrained else MiniXception()).requires_grad_(False)
+        self.norm = nn.LayerNorm(GLIMPSE_SIZE)
+        self.register_buffer("fitted", torch.tensor(False))  # whether the localiser has been fitted (a model file's is)
+
+    def train(self, mode: bool = True) -> FaceGlimpses:
+        """The localiser and the reader stay in eval mode (the reader's BatchNorm keeps FER2013's statistics)."""
+        super().train(mode)
+        self.localiser.eval()
+        self.reader.eval()
+        return self
+
+    def boxes(self, features: torch.Tensor, width: int, height: int,
+              keypoints: np.ndarray | None = None) -> tuple[list[tuple[float, float, float]], list[bool]]:
+        """The glimpse boxes of one clip's frames, features (T, C, K, K), by the rule of ``config.boxes``:
+        the localiser's peaks, or the frames' keypoints (T, N_faces, P, 3) where they give a box."""
+        k = features.shape[-1]
+        log_p, log_side = self.localiser(features.flatten(2).transpose(1, 2).float())
+        sides = log_side.exp() * max(width, height)
+        maps = log_p.exp().unflatten(1, (k, k))
+        return frame_boxes(keypoints if self.config.boxes == "keypoints" else None, maps, width, height,
+                           sides.tolist())
+
+    def read(self, grey: torch.Tensor, boxes: list[tuple[float, float, float]]) -> torch.Tensor:
+        """The reader's outputs (len(boxes), GLIMPSE_SIZE) for box i cut from grey frame i of (N, H, W) uint8."""
+        crops = crop_boxes(grey[:, None].float() / 255.0, boxes, self.config.crop)
+        if self.config.crop != INPUT_SIZE:
+            crops = F.interpolate(crops, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        features, probabilities = self.reader((crops - 0.5) * 2.0)  # fer's preprocessing
+        return torch.cat([features, probabilities], dim=1)
+
+    def forward(self, features: torch.Tensor, grey: list[torch.Tensor],
+                keypoints: list[np.ndarray | None] | None = None) -> torch.Tensor:
+        """Glimpses (B, T, GLIMPSE_SIZE) of B clips: features (B, T, C, K, K), grey[b] (T, H_b, W_b) uint8 (each
+        clip at its own size), keypoints[b] (T, N_faces, P, 3) or None."""
+        if len(grey) != features.shape[0]:
+            raise KavanError(f"{features.shape[0]} clips but grey frames for {len(grey)}")
+        out = []
+        for b, frames in enumerate(grey):
+            if frames.dim() != 3 or frames.shape[0] != features.shape[1]:
+                raise KavanError(f"grey frames of clip {b} must be (T={features.shape[1]}, H, W), "
+                                 f"got {tuple(frames.shape)}")
+            height, width = frames.shape[1:]
+            boxes, _ = self.boxes(features[b], width, height, None if keypoints is None else keypoints[b])
+            out.append(self.read(frames.to(features.device), boxes))
+        return torch.stack(out).to(features.dtype)

@@ -24,40 +24,42 @@ import torch
 from torch import nn
 
 from kavan.models.attention import FacialSoftAttention
-from kavan.models.temporal import TemporalOutput, frame_feature, stack_masks
+from kavan.models.temporal import TemporalOutput, frame_feature, stack_masks, with_extra
 
 
 class HSLSTM(nn.Module):
     """HS-LSTM over cells (B, T, K², C) with T = segments · node_length."""
 
     def __init__(self, channels: int, hidden: int, tiers: int = 2, segments: int = 2, node_length: int = 4,
-                 attention: FacialSoftAttention | None = None):
+                 attention: FacialSoftAttention | None = None, extra: int = 0):
         super().__init__()
         self.hidden = hidden
         self.segments = segments
         self.node_length = node_length
         self.attention = attention  # used by the last tier only
         # Tier 1 (coarse): one step per segment over its n stacked pooled frame features.
-        self.coarse = nn.LSTM(node_length * channels, hidden, batch_first=True) if tiers >= 2 else None
+        self.coarse = nn.LSTM(node_length * (channels + extra), hidden, batch_first=True) if tiers >= 2 else None
         # Tiers l = first..L (frame-level): input = frame feature ⊕ s¹_k ⊕ … ⊕ s^{l−1}_k.
         first = 2 if tiers >= 2 else 1
         self.frame_tiers = nn.ModuleList(
-            nn.LSTMCell(channels + (tier - 1) * hidden, hidden) for tier in range(first, tiers + 1)
+            nn.LSTMCell(channels + extra + (tier - 1) * hidden, hidden) for tier in range(first, tiers + 1)
         )
 
     @property
     def representation_size(self) -> int:
         return self.segments * self.hidden
 
-    def forward(self, cells: torch.Tensor) -> TemporalOutput:
-        batch, frames, _, channels = cells.shape
+    def forward(self, cells: torch.Tensor, extra: torch.Tensor | None = None) -> TemporalOutput:
+        batch, frames = cells.shape[:2]
         if frames != self.segments * self.node_length:
             raise ValueError(f"HS-LSTM expects {self.segments}x{self.node_length} frames, got {frames}")
         pooled = cells.mean(dim=2)  # plain frame features mean_i X_{t,i}: (B, T, C)
+        if extra is not None:
+            pooled = torch.cat([pooled, extra], dim=2)  # ⊕ g_t (beyond the paper): (B, T, C + E)
 
         segment_outputs: list[torch.Tensor] = []  # per finished tier: (B, S, d), the s^l_k for k = 1..S
         if self.coarse is not None:
-            stacked = pooled.reshape(batch, self.segments, self.node_length * channels)
+            stacked = pooled.reshape(batch, self.segments, -1)
             s1, _ = self.coarse(stacked)  # tier 1: s¹_k for every segment k
             segment_outputs.append(s1)
 
@@ -73,6 +75,7 @@ class HSLSTM(nn.Module):
                         x = pooled[:, t]
                     else:
                         x, mask = frame_feature(attention, h, cells[:, t])  # last tier: x̃_t from its h_{t−1}
+                        x = with_extra(x, extra, t)
                         masks.append(mask)
                     h, c = cell(torch.cat([x, *earlier], dim=1), (h, c))
                 outputs.append(h)  # s^l_k: the node's final hidden state

@@ -2,6 +2,10 @@
 
     frames (B, T, 3, H, W) ──backbone──▶ X_t (B, T, C, K, K) ──temporal (+ facial attention)──▶ r ──heads──▶ ŷ, z
 
+Beyond the paper, with ``model.glimpse``: a face glimpse g_t per frame (kavan.models.glimpse: the face cut out of
+the decoded grey frame where the localiser finds it, read by the FER2013 network) joins x̃_t in every step of the
+temporal module. It is computed from the clips' grey frames (``grey``) or read from a cache (``glimpses``).
+
 The backbone can be skipped by passing its output as ``features``, or its frozen part by passing that part's
 cached output as ``cached`` (the trainable rest of the backbone then runs on it); every path gives the same
 numbers.
@@ -19,6 +23,7 @@ from kavan.config import ModelConfig
 from kavan.core.errors import KavanError
 from kavan.models.attention import FacialSoftAttention
 from kavan.models.backbone import Backbone, feature_shape
+from kavan.models.glimpse import GLIMPSE_SIZE, FaceGlimpses
 from kavan.models.heads import EmotionHeads
 from kavan.models.hslstm import HSLSTM
 from kavan.models.temporal import FrameLSTM
@@ -53,16 +58,19 @@ class KAVAN(nn.Module):
             feature_shape(config.backbone, config.input_size, config.frozen_until) if config.frozen_until
             else (self.channels, self.cells))
         temporal = config.temporal
+        self.glimpses = (FaceGlimpses(self.channels, config.glimpse, pretrained=config.weights != "none")
+                         if config.glimpse.enabled else None)
+        extra = GLIMPSE_SIZE if self.glimpses is not None else 0
         attention = (
             FacialSoftAttention(self.channels, temporal.hidden, config.attention.size, config.attention.residual_init)
             if config.attention.enabled
             else None
         )
         if temporal.kind == "lstm":
-            self.temporal: FrameLSTM | HSLSTM = FrameLSTM(self.channels, temporal.hidden, attention)
+            self.temporal: FrameLSTM | HSLSTM = FrameLSTM(self.channels, temporal.hidden, attention, extra)
         else:
             self.temporal = HSLSTM(self.channels, temporal.hidden, temporal.tiers, temporal.segments,
-                                   temporal.node_length, attention)
+                                   temporal.node_length, attention, extra)
         self.heads = EmotionHeads(self.temporal.representation_size, config.multitask, config.dropout)
 
     @property
@@ -87,9 +95,13 @@ class KAVAN(nn.Module):
         return self.backbone.encode_frozen(frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
 
     def forward(self, frames: torch.Tensor | None = None, *, features: torch.Tensor | None = None,
-                cached: torch.Tensor | None = None) -> KavanOutput:
+                cached: torch.Tensor | None = None, glimpses: torch.Tensor | None = None,
+                grey: list[torch.Tensor] | None = None) -> KavanOutput:
         """Predict from frames (B, T, 3, H, W), normalised as kavan.data.transforms gives them, from the backbone's
-        output ``features``, or from its frozen part's output ``cached`` (encode_frozen)."""
+        output ``features``, or from its frozen part's output ``cached`` (encode_frozen).
+
+        A glimpse model also needs, per clip, its glimpses (B, T, GLIMPSE_SIZE) as cached, or the T sampled frames
+        in grey at their own size, ``grey[b]`` (T, H_b, W_b) uint8 (kavan.models.glimpse.grey_frames)."""
         if sum(x is not None for x in (frames, features, cached)) != 1:
             raise KavanError("pass exactly one of frames, features and cached")
         if cached is not None:
@@ -106,7 +118,15 @@ class KAVAN(nn.Module):
             raise KavanError(f"features must have shape (B, {', '.join(map(str, expected))}), "
                              f"got {tuple(features.shape)}")
         cells = features.flatten(3).transpose(2, 3)  # X_t as K² cells of C channels: (B, T, K², C)
-        temporal = self.temporal(cells)
+        extra = None
+        if self.glimpses is not None:
+            if glimpses is None:
+                if grey is None:
+                    raise KavanError("a glimpse model needs the clips' grey frames (grey=) or their cached "
+                                     "glimpses (glimpses=)")
+                glimpses = self.glimpses(features, grey)
+            extra = self.glimpses.norm(glimpses.to(features.dtype))  # g_t, beyond the paper
+        temporal = self.temporal(cells, extra)
         intensities, logits = self.heads(temporal.representation)
         attention = None
         if temporal.attention is not None:
@@ -117,7 +137,8 @@ class KAVAN(nn.Module):
 
 def parameter_counts(model: KAVAN) -> dict[str, int]:
     """Parameters per part: backbone, attention, temporal (without the attention it owns), heads, total, trainable,
-    and backbone_trainable (those of the backbone's trainable part)."""
+    and backbone_trainable (those of the backbone's trainable part); a glimpse model adds glimpses (its
+    localiser, FER2013 reader and norm)."""
     def count(module: nn.Module | None) -> int:
         return 0 if module is None else sum(p.numel() for p in module.parameters())
 
@@ -130,7 +151,7 @@ def parameter_counts(model: KAVAN) -> dict[str, int]:
         "total": count(model),
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "backbone_trainable": sum(p.numel() for p in model.backbone.parameters() if p.requires_grad),
-    }
+    } | ({"glimpses": count(model.glimpses)} if model.glimpses is not None else {})
 
 
 def trainable_modules(model: KAVAN) -> list[str]:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from kavan.core.errors import KavanError
 from kavan.core.workers import die_with_parent
 from kavan.predict.clip import ClipPreparer, PreparedClip
-from kavan.predict.predictor import Predictor
+from kavan.predict.predictor import Predictor, grey_of
 from kavan.predict.result import Analysis
 
 
@@ -116,7 +116,7 @@ def finish_batch(predictor: Predictor, paths: Sequence[str], batch: dict[str, An
     done: dict[int, Analysis] = {}
     errors = dict(batch["errors"])
     if batch["indices"]:
-        outputs = predictor.forward(batch["inputs"])
+        outputs = predictor.forward(batch["inputs"], grey_of(batch["clips"]))
         names: list[str | None] = [paths[i] for i in batch["indices"]]
         done = dict(zip(batch["indices"], predictor.results(batch["clips"], names, outputs)))
         for row, reason in predictor.non_finite(outputs).items():

@@ -19,6 +19,7 @@ from kavan.core.errors import KavanError
 from kavan.data.transforms import FrameTransform
 from kavan.media import decode
 from kavan.media.sampling import tsn_indices
+from kavan.models.glimpse import grey_frames
 
 Source = str | os.PathLike | np.ndarray | Sequence[np.ndarray]
 
@@ -28,12 +29,14 @@ class PreparedClip:
     """One clip ready for the model.
 
     inputs: (T, 3, S, S) float32, normalised. frames_used: the sampled indices. frames: the sampled frames as
-    decoded, (T, H, W, 3) uint8, or None when not kept (they are only needed for pictures).
+    decoded, (T, H, W, 3) uint8, or None when not kept (they are only needed for pictures). grey: the sampled
+    frames in grey at their own size, (T, H, W) uint8, for a glimpse model (kavan.models.glimpse), else None.
     """
 
     inputs: torch.Tensor
     frames_used: list[int]
     frames: np.ndarray | None
+    grey: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class ClipPreparer:
     size: int
     limits: decode.Limits = decode.DEFAULT_LIMITS
     keep_frames: bool = False
+    keep_grey: bool = False
 
     def from_path(self, path: str | os.PathLike[str]) -> PreparedClip:
         """Probe the file, decode its T evaluation frames, transform them. A bad file is a KavanError."""
@@ -64,7 +68,8 @@ class ClipPreparer:
 
     def _prepare(self, sampled: np.ndarray, indices: list[int]) -> PreparedClip:
         inputs, _ = FrameTransform.evaluation(self.size)(sampled)
-        return PreparedClip(inputs, indices, sampled if self.keep_frames else None)
+        return PreparedClip(inputs, indices, sampled if self.keep_frames else None,
+                            grey_frames(sampled) if self.keep_grey else None)
 
 
 def as_frame_array(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:

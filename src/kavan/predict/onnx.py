@@ -119,6 +119,10 @@ def export_onnx(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
     import onnxscript  # noqa: F401 (torch's dynamo exporter needs it: missing, the command names the extra)
 
     predictor = load(checkpoint, "cpu")
+    if predictor.config.model.glimpse.enabled:
+        raise KavanError("a glimpse model (model.glimpse) cuts faces out of each clip's frames at their own size, "
+                         "which the ONNX graph's fixed-size input cannot carry: predict it with the torch backend",
+                         checkpoint)
     network = _Network(predictor.model).eval()
     example = _check_clips(predictor, [], seed=1)[1]  # batch 3: torch.export would fix a batch of 1 as a constant
     with torch.inference_mode():

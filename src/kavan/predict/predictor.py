@@ -81,7 +81,8 @@ class Predictor:
 
     def preparer(self, keep_frames: bool = False) -> ClipPreparer:
         """The sampling and transform this model needs (picklable, for DataLoader workers)."""
-        return ClipPreparer(self.t, self.config.model.input_size, self.limits, keep_frames)
+        return ClipPreparer(self.t, self.config.model.input_size, self.limits, keep_frames,
+                            keep_grey=self.config.model.glimpse.enabled)
 
     def predict(self, source: Source) -> Prediction:
         """Emotions and quadrant of a file (GIF, MP4/WebM, still image) or of frames: (N, H, W, 3) uint8 RGB."""
@@ -99,15 +100,16 @@ class Predictor:
         """Prediction and (with_attention, when the model has attention) the attention maps, from one forward."""
         clip = self.preparer(keep_frames=with_attention)(source)
         path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
-        outputs = self.forward(clip.inputs[None])
+        outputs = self.forward(clip.inputs[None], grey_of([clip]))
         bad = self.non_finite(outputs)
         if bad:
             raise KavanError(f"{path}: {bad[0]}" if path else bad[0])
         return self.results([clip], [path], outputs)[0]
 
     @torch.inference_mode()
-    def forward(self, inputs: torch.Tensor) -> dict[str, np.ndarray | None]:
+    def forward(self, inputs: torch.Tensor, grey: list[torch.Tensor] | None = None) -> dict[str, np.ndarray | None]:
         """Run the model on a batch (B, T, 3, S, S) of normalised clips; outputs as float32 numpy on the CPU.
+        ``grey``: a glimpse model's grey frames of each clip (``grey_of`` the prepared clips).
 
         On the CPU the backbone runs with torch's threads and the rest (attention, LSTMs, heads: many small ops)
         with one: threads only add synchronisation to ops that small, and on a busy machine each op waits for a
@@ -116,7 +118,7 @@ class Predictor:
         """
         features = self.model.encode_frames(inputs.to(self.device, non_blocking=True))
         with single_thread() if self.device.type == "cpu" else contextlib.nullcontext():
-            output = self.model(features=features)
+            output = self.model(features=features, grey=grey)
 
         def cpu(tensor: torch.Tensor | None) -> np.ndarray | None:
             return None if tensor is None else tensor.float().cpu().numpy()
@@ -151,6 +153,11 @@ class Predictor:
                 attention = Attention(clip.frames_used, clip.frames, cells, maps)
             analyses.append(Analysis(prediction, attention))
         return analyses
+
+
+def grey_of(clips: list[PreparedClip]) -> list[torch.Tensor] | None:
+    """The clips' grey frames for a glimpse model's forward, or None when they hold none (any other model)."""
+    return None if any(clip.grey is None for clip in clips) else [clip.grey for clip in clips]
 
 
 BACKENDS = ("torch", "onnxruntime")

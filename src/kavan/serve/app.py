@@ -54,9 +54,10 @@ from kavan.core.errors import KavanError
 from kavan.data.transforms import FrameTransform
 from kavan.media import decode
 from kavan.media.sampling import tsn_indices
+from kavan.models.glimpse import grey_frames
 from kavan.predict.clip import PreparedClip
 from kavan.predict.pictures import QUADRANT_COLOURS, OverlayStyle, overlay_gif
-from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor
+from kavan.predict.predictor import SYNTHGIF_WARNING, Predictor, grey_of
 from kavan.serve.http_checks import host_names, misdirected
 from kavan.serve.server import (
     Refused,
@@ -279,14 +280,18 @@ class DemoApp:
         transform = FrameTransform.evaluation(preparer.size)
         inputs: dict[int, torch.Tensor] = {}
         shown: dict[int, np.ndarray] = {}
+        grey: dict[int, torch.Tensor] = {}
         for index, frame in decode.pick_frames(path, indices, self.limits):
             inputs[index] = transform(frame[None])[0][0]
+            if preparer.keep_grey:  # a glimpse model cuts the face out of the frame at its own size
+                grey[index] = grey_frames(frame[None])[0]
             shown[index] = shrink_for_overlay(frame, self.style.max_side)
             del frame  # before the next frame is decoded
         # FrameTransform lays a batch out channels-last (the frames come in as H x W x 3), and the model's
         # convolutions round differently on another layout: the same layout gives the same numbers as predict().
         batch = torch.stack([inputs[i] for i in indices]).contiguous(memory_format=torch.channels_last)
-        return PreparedClip(batch, indices, np.stack([shown[i] for i in indices]))
+        grey = torch.stack([grey[i] for i in indices]) if preparer.keep_grey else None
+        return PreparedClip(batch, indices, np.stack([shown[i] for i in indices]), grey)
 
     def predict_upload(self, blob: bytes, name: str) -> dict[str, Any]:
         """The prediction (its path is the upload's name) and the overlay GIF as a data URL, or UploadRefused.
@@ -300,7 +305,7 @@ class DemoApp:
                 handle.write(blob)
             clip = self._decode(path, name)
             with self._model_lock:
-                outputs = self.predictor.forward(clip.inputs[None])
+                outputs = self.predictor.forward(clip.inputs[None], grey_of([clip]))
             bad = self.predictor.non_finite(outputs)
             if bad:
                 raise Refused(HTTPStatus.INTERNAL_SERVER_ERROR, f"{name}: {bad[0]}")

@@ -51,9 +51,12 @@ def autocast(device: torch.device, amp: str):
 
 def model_inputs(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
     """The forward() keyword of a batch: ``frames``, or ``cached`` (a feature cache's blocks: the output of the
-    backbone's frozen part) as float32, on ``device``."""
+    backbone's frozen part) as float32, on ``device``; with a glimpse row's cached ``glimpses`` too."""
     if "features" in batch:
-        return {"cached": batch["features"].to(device, non_blocking=True).float()}
+        inputs = {"cached": batch["features"].to(device, non_blocking=True).float()}
+        if "glimpses" in batch:
+            inputs["glimpses"] = batch["glimpses"].to(device, non_blocking=True).float()
+        return inputs
     return {"frames": batch["frames"].to(device, non_blocking=True)}
 
 

@@ -72,6 +72,7 @@ from kavan.training import run_log
 from kavan.training.checkpoint import Checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from kavan.training.distributed import Distributed, GlobalBatchSampler
 from kavan.training.evaluation import Predictions, autocast, model_inputs, predict, save_predictions, score
+from kavan.training.glimpses import GlimpseCache, fill_glimpses, fit_split_localiser
 from kavan.training.init_weights import InitSource, apply_init, file_digest, init_record, read_init, report_lines
 from kavan.training.losses import LossTargets, TargetStats, total_loss
 from kavan.training.metric_logger import MetricLogger
@@ -139,6 +140,7 @@ class SplitData:
     excluded: dict[str, str]
     keypoints_ignored: dict[str, str]
     cache: FeatureCache | None
+    glimpses: GlimpseCache | None = None  # a glimpse row's cached glimpses (kavan.training.glimpses)
 
 
 @dataclass
@@ -697,10 +699,18 @@ def _prepare_data(dataset: Dataset, ids: SplitIds, model: KAVAN, config: KavanCo
             excluded.update(part)
     usable = {clip.gif_id: clip for clip in prepared.clips if clip.gif_id not in excluded}
     parts = [[usable[g] for g in part if g in usable] for part in (ids.train, ids.val, ids.test)]
+    glimpses = None
+    if cache is not None and model.glimpses is not None:  # beyond the paper: fit the localiser, cache glimpses
+        if not bool(model.glimpses.fitted):
+            fit_split_localiser(model, dataset, parts[0], cache, config, progress)
+        glimpses = GlimpseCache(cache_root, cache, model)
+        failed = fill_glimpses(glimpses, model, dataset, parts[0] + parts[1] + parts[2], progress)
+        excluded.update(failed)
+        parts = [[clip for clip in part if clip.gif_id not in failed] for part in parts]
     if not parts[0] or not parts[2]:
         raise KavanError(f"split {ids.index} has no usable training or test GIF ({len(excluded)} excluded)",
                          dataset.root)
-    return SplitData(dataset, ids, parts[0], parts[1], parts[2], excluded, ignored, cache)
+    return SplitData(dataset, ids, parts[0], parts[1], parts[2], excluded, ignored, cache, glimpses)
 
 
 def _clip_set(data: SplitData, config: KavanConfig, model: KAVAN, clips: list[Clip], train: bool, progress: bool):
@@ -708,7 +718,7 @@ def _clip_set(data: SplitData, config: KavanConfig, model: KAVAN, clips: list[Cl
     t, size, cells = config.model.t, config.model.input_size, model.cells
     if data.cache is not None:
         return FeatureClipDataset(data.cache, data.dataset, clips, t, size, cells, config.data, train,
-                                  config.train.seed, progress=progress)
+                                  config.train.seed, progress=progress, glimpses=data.glimpses)
     return ClipDataset(data.dataset, clips, t, size, cells, config.data, train, config.train.seed)
 
 
