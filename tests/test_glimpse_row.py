@@ -141,3 +141,18 @@ def test_a_glimpse_model_is_not_exported_to_onnx(glimpse_run, tmp_path):
     with pytest.raises(KavanError, match="glimpse model"):
         export_onnx(run / "model.safetensors", tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_the_demo_server_predicts_a_glimpse_model_like_the_api(glimpse_run, real_gifs):
+    from kavan.serve import ServeSettings, make_server
+    from test_serve import upload
+    from web_server import running
+
+    run, _ = glimpse_run
+    predictor = load(run / "model.safetensors", "cpu")
+    with running(make_server(predictor, ServeSettings(port=0))) as server:
+        status, answer = upload(server, (real_gifs / "dis-good.gif").read_bytes(), "dis-good.gif")
+    assert status == 200
+    expected = predictor.predict(real_gifs / "dis-good.gif").to_json()
+    expected["path"] = "dis-good.gif"
+    assert answer["prediction"] == expected
