@@ -62,12 +62,12 @@ def test_frames_without_keypoints_fall_back_to_the_map():
     keypoints = np.stack([_patch_face(40, 59, 20, 39)[None],
                           _patch_face(40, 59, 20, 39, confidence=0.0)[None],  # a withheld frame
                           _patch_face(40, 59, 20, 39)[None]])
-    boxes, from_keypoints = frame_boxes(keypoints, maps, 140, 140, 30.0)
+    boxes, from_keypoints = frame_boxes(keypoints, maps, 140, 140, [30.0] * 3)
     assert from_keypoints == [True, False, True]
     assert boxes[1] == pytest.approx((2.5 * 10 - 0.5, 7.5 * 10 - 0.5, 30.0))
     assert boxes[0] == boxes[2] == keypoint_box(keypoints[0])
     # no keypoints at all (a cartoon, or prediction on a GIF without a keypoint file): every frame from its map
-    boxes, from_keypoints = frame_boxes(None, maps, 140, 140, 30.0)
+    boxes, from_keypoints = frame_boxes(None, maps, 140, 140, [30.0] * 3)
     assert from_keypoints == [False] * 3 and boxes[0] == boxes[1]
 
 
@@ -77,4 +77,4 @@ def test_bad_shapes_are_refused():
     with pytest.raises(KavanError):
         crop_boxes(torch.zeros(2, 1, 8, 8), [(1.0, 1.0, 2.0)], 4)
     with pytest.raises(KavanError):
-        frame_boxes(np.zeros((2, 1, 70, 3), np.float32), torch.zeros(3, 4, 4), 8, 8, 2.0)
+        frame_boxes(np.zeros((2, 1, 70, 3), np.float32), torch.zeros(3, 4, 4), 8, 8, [2.0] * 3)
