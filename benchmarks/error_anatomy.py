@@ -103,7 +103,7 @@ def analyse(data: Path, runs: Path, row: str) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    """Markdown: one line per set, means over its splits."""
+    """Markdown: one line per set (and row, when not the full model), means over its splits."""
     lines = ["| set | splits | model nMSE per emotion | what the labels allow | face GIFs: error / mean's | "
              "face-less GIFs: error / mean's | flattest 5 %: weight (face-less) |", "|---|---|---|---|---|---|---|"]
     for result in results:
@@ -113,7 +113,8 @@ def table(results: list[dict]) -> str:
             return float(np.mean([s[key] for s in splits]))
 
         flat = result["flat_weight"]
-        lines.append(f"| {result['data']} | {len(splits)} | {mean('model_nmse'):.3f} | {mean('label_ceiling'):.3f} | "
+        name = result["data"] if result["row"] == DEFAULT_ROW else f"{result['data']}, `{result['row']}`"
+        lines.append(f"| {name} | {len(splits)} | {mean('model_nmse'):.3f} | {mean('label_ceiling'):.3f} | "
                      f"{mean('error_vs_mean_face'):.2f} | {mean('error_vs_mean_no_face'):.2f} | "
                      f"{100 * flat['weight_share']:.0f} % ({flat['no_face']} of {flat['n_gifs']}) |")
     return "\n".join(lines) + "\n"
