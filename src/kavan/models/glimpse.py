@@ -107,8 +107,8 @@ def frame_boxes(keypoints: np.ndarray | None, maps: torch.Tensor, width: int, he
     """Each frame's glimpse box by the module's rule, and whether it came from keypoints.
 
     keypoints: (F, N_faces, P, 3) or None (no keypoints for any frame); maps: (F, K, K), the localiser's maps of
-    the same frames; sides: per frame, the box side used with its map (the localiser's estimate). A frame whose keypoints
-    give no box (no face with enough confident points: a cartoon, a withheld frame) falls back to its map."""
+    the same frames; sides: per frame, the box side used with its map (the localiser's estimate). A frame whose
+    keypoints give no box (no face with enough confident points: a cartoon, a withheld frame) falls back to its map."""
     n_frames = maps.shape[0]
     if keypoints is not None and len(keypoints) != n_frames:
         raise KavanError(f"keypoints for {len(keypoints)} frames, maps for {n_frames}")
@@ -174,10 +174,9 @@ class FaceGlimpses(nn.Module):
         features, probabilities = self.reader((crops - 0.5) * 2.0)  # fer's preprocessing
         return torch.cat([features, probabilities], dim=1)
 
-    def forward(self, features: torch.Tensor, grey: list[torch.Tensor],
-                keypoints: list[np.ndarray | None] | None = None) -> torch.Tensor:
-        """Glimpses (B, T, GLIMPSE_SIZE) of B clips: features (B, T, C, K, K), grey[b] (T, H_b, W_b) uint8 (each
-        clip at its own size), keypoints[b] (T, N_faces, P, 3) or None."""
+    def forward(self, features: torch.Tensor, grey: list[torch.Tensor]) -> torch.Tensor:
+        """Glimpses (B, T, GLIMPSE_SIZE) of B clips, as prediction cuts them (no keypoints: the localiser's boxes):
+        features (B, T, C, K, K), grey[b] (T, H_b, W_b) uint8 (each clip at its own size)."""
         if len(grey) != features.shape[0]:
             raise KavanError(f"{features.shape[0]} clips but grey frames for {len(grey)}")
         out = []
@@ -186,6 +185,6 @@ class FaceGlimpses(nn.Module):
                 raise KavanError(f"grey frames of clip {b} must be (T={features.shape[1]}, H, W), "
                                  f"got {tuple(frames.shape)}")
             height, width = frames.shape[1:]
-            boxes, _ = self.boxes(features[b], width, height, None if keypoints is None else keypoints[b])
+            boxes, _ = self.boxes(features[b], width, height)
             out.append(self.read(frames.to(features.device), boxes))
         return torch.stack(out).to(features.dtype)
