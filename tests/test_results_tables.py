@@ -107,3 +107,8 @@ def test_the_pipeline_table_is_the_benchmarks_report():
     result = json.loads((REPO / "docs" / "results" / "pipeline" / "results.json").read_text())
     assert docs_block("predict.md", "pipeline-report") == benchmark("pipeline_speed").table(result)
     assert all(row["ratio"] == row["end_to_end_s"] / max(row["decode_s"], row["model_s"]) for row in result["rows"])
+
+
+def test_the_glimpse_choice_table_is_the_benchmarks_report():
+    result = json.loads((REPO / "docs" / "results" / "glimpse" / "choice-dev9012.json").read_text())
+    assert docs_block("results.md", "glimpse-choice") == benchmark("glimpse_choice").table(result)
