@@ -112,3 +112,8 @@ def test_the_pipeline_table_is_the_benchmarks_report():
 def test_the_glimpse_choice_table_is_the_benchmarks_report():
     result = json.loads((REPO / "docs" / "results" / "glimpse" / "choice-dev9012.json").read_text())
     assert docs_block("results.md", "glimpse-choice") == benchmark("glimpse_choice").table(result)
+
+
+def test_the_glimpse_cost_table_is_the_benchmarks_report():
+    result = json.loads((REPO / "docs" / "results" / "glimpse" / "cost.json").read_text())
+    assert docs_block("results.md", "glimpse-cost") == benchmark("glimpse_cost").table(result)
