@@ -156,3 +156,16 @@ def test_the_demo_server_predicts_a_glimpse_model_like_the_api(glimpse_run, real
     expected = predictor.predict(real_gifs / "dis-good.gif").to_json()
     expected["path"] = "dis-good.gif"
     assert answer["prediction"] == expected
+
+
+def test_a_run_started_from_a_glimpse_model_keeps_its_localiser_and_glimpses(glimpse_run, synth24, tmp_path, caplog):
+    run, cache = glimpse_run
+    config = run.parent / "glimpse.yaml"
+    fitted = load_model(run / "model.safetensors").model.glimpses.localiser.state_dict()
+    with caplog.at_level("INFO", logger="kavan.training.glimpses"):
+        assert main(["train", "--config", str(config), "--data", str(synth24), "--out", str(tmp_path / "again"),
+                     "--cache-dir", str(cache), "--init", str(run / "model.safetensors"), "--no-progress"]) == 0
+    assert not any("localiser fitted" in r.message for r in caplog.records)
+    assert not any("GIFs to compute" in r.message for r in caplog.records)  # the cached glimpses are read as they are
+    again = load_model(tmp_path / "again" / "model.safetensors").model.glimpses.localiser.state_dict()
+    assert all(torch.equal(fitted[k], again[k]) for k in fitted)
