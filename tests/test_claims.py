@@ -287,3 +287,24 @@ def test_every_quoted_sentence_is_in_the_section_it_cites():
                     assert piece in sections[where], f"{piece!r} is not in section {where}"
                     checked += 1
     assert checked >= 12
+
+
+def test_a_row_beyond_the_paper_is_judged_apart_and_leaves_the_papers_verdicts_as_they_were():
+    full = row("mtl-softatt-hslstm", [0.50, 0.52, 0.51, 0.50, 0.53], [0.90, 0.91, 0.92, 0.90, 0.91])
+    hist = row("colour_histogram", [0.45, 0.49, 0.50, 0.44, 0.50], [0.96, 0.95, 0.97, 0.94, 0.96])
+    glimpse = row("mtl-softatt-hslstm-glimpse", [0.60, 0.61, 0.62, 0.60, 0.64], [0.80, 0.82, 0.81, 0.79, 0.80])
+    without, with_glimpse = results(full, hist), results(full, hist, glimpse)
+    paper = [(c.text, c.verdict, c.evidence) for c in check_claims(without)]
+    assert paper == [(c.text, c.verdict, c.evidence) for c in check_claims(with_glimpse)]
+    assert claims.check_beyond_paper(without) == []
+    beyond = by_text(claims.check_beyond_paper(with_glimpse))
+    # two comparisons (the ridge face baseline is absent), four tests in their own Holm family
+    assert set(beyond) == {"the glimpse row beats colour histogram + ridge",
+                           "the glimpse row beats the full model (MTL Soft-Att + HS-LSTM)"}
+    versus_full = beyond["the glimpse row beats the full model (MTL Soft-Att + HS-LSTM)"]
+    # nMSE differences 0.10, 0.09, 0.11, 0.11, 0.11: mean 0.104, far past its bar; accuracy +10.2 points
+    assert versus_full.verdict == HOLDS
+    assert "nMSE per emotion 0.804 vs 0.908 (+0.104, won 5/5" in versus_full.evidence
+    report = render_results(with_glimpse)
+    assert "## Beyond the paper: the face-glimpse row on these splits" in report
+    assert "Beyond the paper" not in render_results(without)

@@ -18,7 +18,7 @@ import io
 from typing import Any
 
 from kavan.data.splits import describe_splits
-from kavan.experiments.claims import claims_section
+from kavan.experiments.claims import beyond_paper_section, claims_section
 from kavan.experiments.tables import markdown_table, mean_std_cell
 
 KIND_ORDER = {"chance": 0, "baseline": 1, "model": 2}
@@ -104,6 +104,10 @@ def render_results(results: dict[str, Any]) -> str:
     if claims:
         out.write("\n## The paper's claims on these splits\n\n")
         out.write(claims)
+    beyond = beyond_paper_section(results)
+    if beyond:
+        out.write("\n## Beyond the paper: the face-glimpse row on these splits\n\n")
+        out.write(beyond)
     out.write("\nMean ± sample std (ddof = 1) over the splits. Accuracy: 4 circumplex quadrants (chance for a "
               "uniform guess: 25 %). nMSE per emotion (Jou et al. 2014): per emotion, Σ_i (ŷ_i − y_i)² / "
               "Σ_i (y_i − ȳ)² over the test GIFs, averaged over the 17 emotions — predicting the test mean scores "
