@@ -145,7 +145,7 @@ def test_demo_and_ablation_run_from_the_unpacked_wheel_in_an_empty_folder(wheel,
 
 def test_a_shipped_config_is_named_like_its_file_and_the_old_paths_still_work(tmp_path, monkeypatch, capsys):
     from kavan.cli import main
-    from kavan.config import SETTINGS, config_file
+    from kavan.config import SETTINGS, config_file, config_hash, load_config
 
     shipped = shipped_configs()
     assert {name.split("/")[0] for name in shipped} == set(SETTINGS) and len(shipped) == 24
@@ -161,7 +161,16 @@ def test_a_shipped_config_is_named_like_its_file_and_the_old_paths_still_work(tm
     assert main(["configs", "list"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listed] == list(shipped)
-    assert main(["configs", "show", "paper/softatt-lstm"]) == 0
+    assert main(["configs", "show", "paper/softatt-lstm", "--as-written"]) == 0
     assert capsys.readouterr().out == shipped["paper/softatt-lstm"].read_text()
+    assert main(["configs", "show", "bench/mtl-softatt-hslstm"]) == 0  # resolved, though a bench/ folder is here
+    shown = tmp_path / "shown.yaml"
+    shown.write_text(capsys.readouterr().out)
+    assert config_hash(load_config(shown)) == config_hash(load_config("bench/mtl-softatt-hslstm"))
+    assert main(["configs", "show", "bench-trainable/softatt-lstm", "--diff"]) == 0
+    changed = [line for line in capsys.readouterr().out.splitlines()[2:] if line[:1] in "+-"]
+    assert changed == ["-  frozen: true", "-  frozen_until: ''", "+  frozen: false", "+  frozen_until: features.12"]
+    assert main(["configs", "show", "bench/resnet50-lstm", "--diff"]) == 1
+    assert "names no base" in capsys.readouterr().err
     assert main(["configs", "show", "bench/none"]) == 1
     assert "no such file, nor a shipped config" in capsys.readouterr().err

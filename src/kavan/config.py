@@ -1,7 +1,9 @@
 """The typed experiment configuration: frozen dataclasses read from one YAML file.
 
 A config file has one mapping per section (``model``, ``loss``, ``data``, ``train``); every key is optional and falls back to the
-dataclass default. Unknown keys and wrongly typed values are errors that name the file and the dotted key.
+dataclass default. A file may instead name a ``base`` (a shipped config's name, or a file relative to its own folder)
+and state only what differs from it: ``read_mapping`` merges it onto the base's own resolved mapping, section by
+section and key by key (a list or scalar replaces the base's whole value). Every shipped row is written that way. Unknown keys and wrongly typed values are errors that name the file and the dotted key.
 The loader knows nothing about the sections themselves: it walks the dataclass fields and their type hints,
 so a new section is a new dataclass plus one field on ``KavanConfig``.
 
@@ -347,6 +349,56 @@ def config_file(name: str | os.PathLike[str]) -> Path:
                      "shows them)", path)
 
 
+BASE_KEY = "base"
+
+
+def read_mapping(path: str | os.PathLike[str], _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The parsed YAML mapping of a config file (or a shipped config's name), its ``base`` chain resolved: the
+    file's keys merged onto its base's resolved mapping. KavanError naming the file for unreadable YAML, a base
+    that does not exist, or a chain that comes back to a file it has passed."""
+    path = config_file(path)
+    if path.resolve() in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path.resolve()))
+        raise KavanError(f"the base chain comes back to a file it has passed ({chain})", path)
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise KavanError(f"cannot read config: {err.strerror}", path) from None
+    except yaml.YAMLError as err:
+        raise KavanError(f"not valid YAML: {err}", path) from None
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise KavanError("the top level must be a mapping", path)
+    data = dict(data)
+    if BASE_KEY not in data:
+        return data
+    base = data.pop(BASE_KEY)
+    if not isinstance(base, str) or not base:
+        raise KavanError(f"'{BASE_KEY}' must name a config (a shipped name or a file), got {base!r}", path)
+    beside = path.parent / base
+    source = beside if beside.is_file() else shipped_configs().get(base.removesuffix(".yaml"))
+    if source is None:  # never a file of the working directory: a shipped row means the same everywhere
+        raise KavanError(f"its base '{base}' is neither a file beside it nor a shipped config", path)
+    return merge_mappings(read_mapping(source, (*_seen, path.resolve())), data)
+
+
+def merge_mappings(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` on top: mappings merge key by key, anything else replaces the base's value."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_mappings(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def base_of(path: str | os.PathLike[str]) -> str | None:
+    """The ``base`` a config file names (None when it names none)."""
+    data = load_yaml(config_file(path).read_text(encoding="utf-8"))
+    return data.get(BASE_KEY) if isinstance(data, Mapping) else None
+
+
 def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> KavanConfig:
     """Read a KavanConfig from a YAML file or a shipped config's name (``config_file``); every problem is a
     KavanError naming the file.
@@ -356,16 +408,8 @@ def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
     like the file itself.
     """
     path = config_file(path)
-    try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise KavanError(f"cannot read config: {err.strerror}", path) from None
-    except yaml.YAMLError as err:
-        raise KavanError(f"not valid YAML: {err}", path) from None
-    data = {} if data is None else data
+    data = read_mapping(path)
     if overrides:
-        if not isinstance(data, Mapping):
-            raise KavanError("the top level must be a mapping", path)
         data = apply_overrides(data, overrides, path)
     return from_mapping(KavanConfig, data, path)
 
