@@ -19,7 +19,8 @@ def add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    """``--no-progress`` into ``args.no_progress``: the one progress switch of every command that draws bars."""
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars (on stderr)")
 
 
 def command_line(name: str, args: argparse.Namespace, options: list[str], extra: list[str] | None = None) -> list[str]:

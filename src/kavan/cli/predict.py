@@ -21,6 +21,7 @@ from collections.abc import Callable
 from contextlib import closing
 from typing import TYPE_CHECKING
 
+from kavan.cli._common import add_no_progress
 from kavan.core.errors import KavanError
 from kavan.core.shards import in_shard, parse_shard
 
@@ -65,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                         help="torch (default), or onnxruntime for an ONNX file from `kavan export --onnx` "
                              "(the [onnx] extra)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from kavan.cli._common import add_overrides
+from kavan.cli._common import add_no_progress, add_overrides
 
 NAME = "synth"
 HELP = "generate the SynthGIF procedural benchmark (GIFs, votes, scores, keypoints, ground truth)"
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write a contact sheet of a few GIFs with landmarks and keypoints")
     parser.add_argument("--from", dest="from_dir", metavar="DIR",
                         help="with --preview only: draw the preview of an existing SynthGIF folder")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_no_progress(parser)
 
 
 def run(args: argparse.Namespace) -> int:
