@@ -162,15 +162,15 @@ def _record(result: FileResult, names: dict[str, InputFile], args: argparse.Name
 
 def _predict(args: argparse.Namespace) -> int:
     from kavan.predict import BatchSettings, load, predict_files
-    from kavan.predict.inputs import expand_inputs
+    from kavan.predict.inputs import MEDIA_EXTENSIONS, expand_inputs
     from kavan.predict.jsonl import JsonLinesOutput, path_key
 
     check_arguments(args)
     device = _device(args.device)
     items = expand_inputs(args.paths)
     if not items:
-        raise KavanError(f"no media files found in {', '.join(args.paths)} (extensions: gif, mp4, webm, mov, mkv, "
-                         "png, jpg, jpeg, webp)")
+        extensions = ", ".join(sorted(suffix.lstrip(".") for suffix in MEDIA_EXTENSIONS))
+        raise KavanError(f"no media files found in {', '.join(args.paths)} (extensions: {extensions})")
     sharded = args.shard_range != (1, 1)
     if sharded:
         found = len(items)

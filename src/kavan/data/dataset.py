@@ -118,7 +118,7 @@ def scan_media(root: Path, ids: list[str], issues: IssueLog) -> dict[str, Path]:
         elif entry.is_file() and path.suffix.lower() in MEDIA_SUFFIXES:
             found.setdefault(path.stem, []).append(path)
         else:
-            issues.warning("extra-file", path, "not a media file (.gif, .mp4, .webm) and is ignored",
+            issues.warning("extra-file", path, f"not a media file ({', '.join(MEDIA_SUFFIXES)}) and is ignored",
                            "move it out of gifs/")
     unlinked = set()  # ids of scores.csv whose only media file is a broken link
     for path, link in broken:

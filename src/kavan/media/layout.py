@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 
 MEDIA_DIR = "gifs"
-MEDIA_SUFFIXES: tuple[str, ...] = (".gif", ".mp4", ".webm")
+MEDIA_TYPES: dict[str, str] = {".gif": "image/gif", ".mp4": "video/mp4", ".webm": "video/webm"}
+"""A dataset's media suffixes and the media type each is served with (the labelling page)."""
+MEDIA_SUFFIXES: tuple[str, ...] = tuple(MEDIA_TYPES)
 
 
 def broken_link(path: str | os.PathLike[str]) -> str | None:

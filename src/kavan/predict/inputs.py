@@ -20,7 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-MEDIA_EXTENSIONS = frozenset({".gif", ".mp4", ".webm", ".mov", ".mkv", ".png", ".jpg", ".jpeg", ".webp"})
+from kavan.media.layout import MEDIA_SUFFIXES
+
+# what `kavan predict` reads from a folder: a dataset's media, other videos PyAV decodes, and stills
+MEDIA_EXTENSIONS = frozenset(MEDIA_SUFFIXES) | {".mov", ".mkv", ".png", ".jpg", ".jpeg", ".webp"}
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from kavan.core.issues import closest_name
 from kavan.labels.pairing import STRATEGIES, PairSelector
 from kavan.labels.prior import PRIOR_SIGMA, Predictions
 from kavan.labels.vote_log import WINNERS, Vote, VoteLog, utc_now
-from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES
+from kavan.media.layout import MEDIA_DIR, MEDIA_SUFFIXES, MEDIA_TYPES
 from kavan.serve.access import MAX_NAME_CHARS, clean_name, token_problem
 from kavan.serve.http_checks import is_loopback
 from kavan.serve.server import Refused, ServerSettings
@@ -58,7 +58,6 @@ from kavan.serve.server import Refused, ServerSettings
 log = logging.getLogger(__name__)
 
 VOTES_FILE = "votes.csv"
-MEDIA_TYPES = {".gif": "image/gif", ".mp4": "video/mp4", ".webm": "video/webm"}
 TICKETS_KEPT = 10_000
 """Open tickets remembered at most (and as many answered ones, for undo and to count a vote sent twice once)."""
 CHUNK_BYTES = 1 << 16
