@@ -81,3 +81,21 @@ def test_pearson_per_emotion():
 def test_mismatched_shapes_are_refused():
     with pytest.raises(ValueError, match=r"\(N, 17\)"):
         nmse_per_gif(np.zeros((2, 17)), np.zeros((3, 17)))
+
+
+def test_one_summary_with_one_set_of_key_names():
+    from kavan.training.metrics import summary
+
+    rng = np.random.default_rng(3)
+    target = rng.random((12, 17))
+    pred = target + 0.1 * rng.standard_normal((12, 17))
+    pred[:, 0] = 0.5  # a constant prediction: r undefined for the first emotion, left out of the mean
+    out = summary(pred, target)
+    assert list(out) == ["n", "accuracy", "nmse_per_gif", "nmse_per_emotion", "pearson_mean", "pearson_per_emotion"]
+    assert out["n"] == 12 and out["nmse_per_emotion"] == nmse_per_emotion(pred, target)
+    r = pearson_per_emotion(pred, target)
+    assert np.isnan(out["pearson_per_emotion"]["amusement"]) and out["pearson_mean"] == pytest.approx(
+        np.mean([v for v in r.values() if not np.isnan(v)]))
+    logits = np.eye(4)[[0, 1, 2, 3] * 3]
+    assert out["accuracy"] == quadrant_accuracy(pred, target) and \
+        summary(pred, target, logits)["accuracy"] == quadrant_accuracy(pred, target, logits)

@@ -102,14 +102,8 @@ def run_baseline(name: str, dataset: Dataset, train_ids: list[str], test_ids: li
     """
     pred, model = fit_predict(name, dataset, train_ids, test_ids, cache_dir, t=t, config=config, progress=progress)
     y_test = dataset.scores[dataset.rows(list(test_ids))]
-    pearson = metrics.pearson_per_emotion(pred, y_test)
-    defined = [r for r in pearson.values() if np.isfinite(r)]
     return {
-        "accuracy": metrics.quadrant_accuracy(pred, y_test),
-        "nmse_per_gif": metrics.nmse_per_gif(pred, y_test),
-        "nmse_per_emotion": metrics.nmse_per_emotion(pred, y_test),
-        "pearson_per_emotion": pearson,
-        "pearson_mean": float(np.mean(defined)) if defined else float("nan"),
+        **metrics.summary(pred, y_test),
         "ridge": model.ridge_,
         "n_train": len(train_ids),
         "n_test": len(test_ids),

@@ -122,12 +122,7 @@ def chance_metrics(dataset: Dataset, train: list[str], test: list[str]) -> dict[
     mean = dataset.scores[dataset.rows(train)].mean(axis=0)
     target = dataset.scores[dataset.rows(test)]
     pred = np.broadcast_to(mean, target.shape).copy()
-    pearson = metrics.pearson_per_emotion(pred, target)
-    defined = [r for r in pearson.values() if np.isfinite(r)]
-    return {"accuracy": metrics.quadrant_accuracy(pred, target), "nmse_per_gif": metrics.nmse_per_gif(pred, target),
-            "nmse_per_emotion": metrics.nmse_per_emotion(pred, target),
-            "pearson_mean": float(np.mean(defined)) if defined else float("nan"),
-            "n_train": len(train), "n_test": len(test)}
+    return {**metrics.summary(pred, target), "n_train": len(train), "n_test": len(test)}
 
 
 def cached_split_metrics(path: Path, train: list[str], test: list[str], compute) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The scores: 4-class quadrant ``accuracy`` (argmax of the quadrant logits, or for models without that head the
 quadrant of the strongest predicted emotion), ``nmse_per_gif`` (the loss's nMSE, averaged over GIFs),
 ``nmse_per_emotion`` (Jou et al. 2014, per emotion over the test set, averaged over emotions), ``pearson_mean``
-(Pearson r per emotion, averaged over the emotions where it is defined) and ``pearson`` per emotion.
+(Pearson r per emotion, averaged over the emotions where it is defined) and ``pearson_per_emotion``.
 Predictions, attention maps and the frames they were made from are saved per run, so attention can be scored
 against ground truth later without running the model again.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from kavan.core.tensorfile import read_safetensors, write_safetensors
-from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, pearson_per_emotion, quadrant_accuracy
+from kavan.training.metrics import summary
 
 PREDICTIONS_FORMAT = "kavan-predictions/1"
 
@@ -91,18 +90,8 @@ def predict(model: torch.nn.Module, loader: DataLoader, ids_by_row: list[str], d
 
 
 def score(predictions: Predictions) -> dict[str, Any]:
-    """The paper's metrics for a set of predictions (see the module docstring)."""
-    pred, target = predictions.intensities, predictions.targets
-    pearson = pearson_per_emotion(pred, target)
-    defined = [r for r in pearson.values() if not math.isnan(r)]
-    return {
-        "n": int(len(pred)),
-        "accuracy": quadrant_accuracy(pred, target, predictions.quadrant_logits),
-        "nmse_per_gif": nmse_per_gif(pred, target),
-        "nmse_per_emotion": nmse_per_emotion(pred, target),
-        "pearson_mean": float(np.mean(defined)) if defined else float("nan"),
-        "pearson": pearson,
-    }
+    """The paper's metrics for a set of predictions (kavan.training.metrics.summary)."""
+    return summary(predictions.intensities, predictions.targets, predictions.quadrant_logits)
 
 
 def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> None:

@@ -13,6 +13,9 @@ Both floor their denominator at NMSE_VARIANCE_FLOOR so that constant targets giv
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
@@ -64,6 +67,23 @@ def pearson_per_emotion(pred: np.ndarray, target: np.ndarray) -> dict[str, float
         else:
             result[name] = float(stats.pearsonr(pred[:, e], target[:, e]).statistic)
     return result
+
+
+def summary(pred: np.ndarray, target: np.ndarray, quadrant_logits: np.ndarray | None = None) -> dict[str, Any]:
+    """Every metric of the protocol for one set of predictions, under the one set of key names that metrics.json,
+    the baselines' and chance's split files and results.json use: ``n``, ``accuracy``, ``nmse_per_gif``,
+    ``nmse_per_emotion``, ``pearson_mean`` (over the emotions where r is defined; NaN if none) and
+    ``pearson_per_emotion`` ({emotion: r})."""
+    pearson = pearson_per_emotion(pred, target)
+    defined = [r for r in pearson.values() if not math.isnan(r)]
+    return {
+        "n": int(len(pred)),
+        "accuracy": quadrant_accuracy(pred, target, quadrant_logits),
+        "nmse_per_gif": nmse_per_gif(pred, target),
+        "nmse_per_emotion": nmse_per_emotion(pred, target),
+        "pearson_mean": float(np.mean(defined)) if defined else float("nan"),
+        "pearson_per_emotion": pearson,
+    }
 
 
 def _pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
