@@ -36,6 +36,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from kavan.core.checks import at_least, one_of, within
 from kavan.core.errors import KavanError
 from kavan.core.overrides import set_overrides
 from kavan.core.yamlfile import load_yaml
@@ -57,8 +58,7 @@ class AttentionConfig:
     residual_init: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.size < 1:
-            raise KavanError(f"model.attention.size must be >= 1, got {self.size}")
+        at_least(self, ("size",), 1, "model.attention.")
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,8 @@ class GlimpseConfig:
     localiser_frames: int = 30000
 
     def __post_init__(self) -> None:
-        if self.boxes not in ("localiser", "keypoints"):
-            raise KavanError(f"model.glimpse.boxes must be localiser or keypoints, got {self.boxes!r}")
-        for name in ("crop", "localiser_size", "localiser_epochs", "localiser_frames"):
-            if getattr(self, name) < 1:
-                raise KavanError(f"model.glimpse.{name} must be >= 1, got {getattr(self, name)}")
+        one_of(self, "boxes", ("localiser", "keypoints"), "model.glimpse.")
+        at_least(self, ("crop", "localiser_size", "localiser_epochs", "localiser_frames"), 1, "model.glimpse.")
 
 
 @dataclass(frozen=True)
@@ -103,9 +100,7 @@ class TemporalConfig:
     node_length: int = 4
 
     def __post_init__(self) -> None:
-        for name in ("hidden", "tiers", "segments", "node_length"):
-            if getattr(self, name) < 1:
-                raise KavanError(f"model.temporal.{name} must be >= 1, got {getattr(self, name)}")
+        at_least(self, ("hidden", "tiers", "segments", "node_length"), 1, "model.temporal.")
 
 
 @dataclass(frozen=True)
@@ -138,10 +133,8 @@ class ModelConfig:
     dropout: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.input_size < 1 or self.t < 1:
-            raise KavanError(f"model.input_size and model.t must be >= 1, got {self.input_size} and {self.t}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise KavanError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        at_least(self, ("input_size", "t"), 1, "model.")
+        within(self, ("dropout",), "[0, 1)", "model.")
         if self.frozen and self.frozen_until:
             raise KavanError("model.frozen_until names where a partly trainable backbone's frozen part ends; with "
                              "model.frozen: true the whole backbone is frozen: set one of them")
@@ -167,11 +160,8 @@ class LossConfig:
     lambda_kp: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.regression not in ("nmse_per_emotion", "nmse_per_gif"):
-            raise KavanError(f"loss.regression must be nmse_per_emotion or nmse_per_gif, got {self.regression!r}")
-        for name in ("lambda_ce", "lambda_rank", "rank_margin", "lambda_kp"):
-            if getattr(self, name) < 0:
-                raise KavanError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
+        one_of(self, "regression", ("nmse_per_emotion", "nmse_per_gif"), "loss.")
+        at_least(self, ("lambda_ce", "lambda_rank", "rank_margin", "lambda_kp"), 0, "loss.")
 
     @property
     def keypoint_supervision(self) -> bool:
@@ -211,16 +201,12 @@ class DataConfig:
     cache_dtype: Literal["float16", "float32"] = "float16"
 
     def __post_init__(self) -> None:
-        if self.n_splits < 1:
-            raise KavanError(f"data.n_splits must be >= 1, got {self.n_splits}")
-        if not 0.0 < self.train_fraction < 1.0:
-            raise KavanError(f"data.train_fraction must be in (0, 1), got {self.train_fraction}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise KavanError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        at_least(self, ("n_splits",), 1, "data.")
+        within(self, ("train_fraction",), "(0, 1)", "data.")
+        within(self, ("val_fraction",), "[0, 1)", "data.")
         if len(self.crop_scale) != 2 or not 0.0 < self.crop_scale[0] <= self.crop_scale[1] <= 1.0:
             raise KavanError(f"data.crop_scale must be [min, max] with 0 < min <= max <= 1, got {list(self.crop_scale)}")
-        if not 0.0 <= self.flip_probability <= 1.0:
-            raise KavanError(f"data.flip_probability must be in [0, 1], got {self.flip_probability}")
+        within(self, ("flip_probability",), "[0, 1]", "data.")
 
 
 @dataclass(frozen=True)
@@ -273,16 +259,11 @@ class TrainConfig:
     amp: Literal["off", "bf16", "fp16"] = "off"
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise KavanError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.select not in ("last", "best_val"):
-            raise KavanError(f"train.select must be last or best_val, got {self.select!r}")
-        if self.readout not in ("head", "ridge"):
-            raise KavanError(f"train.readout must be head or ridge, got {self.readout!r}")
-        for name in ("lr", "backbone_lr_scale", "weight_decay", "warmup_epochs", "grad_clip", "workers", "checkpoint_every", "min_steps"):
-            if getattr(self, name) < 0:
-                raise KavanError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        at_least(self, ("epochs", "batch_size"), 1, "train.")
+        one_of(self, "select", ("last", "best_val"), "train.")
+        one_of(self, "readout", ("head", "ridge"), "train.")
+        at_least(self, ("lr", "backbone_lr_scale", "weight_decay", "warmup_epochs", "grad_clip", "workers",
+                        "checkpoint_every", "min_steps"), 0, "train.")
         if self.lr == 0:
             raise KavanError("train.lr must be > 0")
 

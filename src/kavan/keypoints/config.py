@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from kavan.core.checks import at_least, positive, within
 from kavan.core.errors import KavanError
 
 Backend = Literal["mediapipe-face-mesh", "mediapipe-dlib68"]
@@ -70,16 +71,9 @@ class KeypointConfig:
             raise KavanError(f"keypoint backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.detector not in DETECTORS:
             raise KavanError(f"face detector must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
-        if self.detect_every < 1:
-            raise KavanError(f"detect_every must be >= 1, got {self.detect_every}")
-        if self.max_faces < 1:
-            raise KavanError(f"max_faces must be >= 1, got {self.max_faces}")
-        for name in ("min_detection_score", "min_presence", "redetect_agreement", "unverified_agreement"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise KavanError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("redetect_motion", "agreement_scale", "facing_visible", "out_of_frame_margin"):
-            if not getattr(self, name) > 0.0:
-                raise KavanError(f"{name} must be > 0, got {getattr(self, name)}")
+        at_least(self, ("detect_every", "max_faces"), 1)
+        within(self, ("min_detection_score", "min_presence", "redetect_agreement", "unverified_agreement"))
+        positive(self, ("redetect_motion", "agreement_scale", "facing_visible", "out_of_frame_margin"))
 
     def describe(self) -> str:
         """The settings as one stable string, stored in each cache's backend version so a rerun with other

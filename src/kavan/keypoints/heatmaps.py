@@ -33,7 +33,6 @@ masks such frames out. Defaults and the measurements behind them: docs/heatmaps.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kavan.core.checks import at_least, positive, within
 from kavan.core.errors import KavanError
 from kavan.keypoints.landmarks import MOUTH, validate_keypoints
 
@@ -67,14 +67,10 @@ class HeatmapConfig:
     normalise: Literal["peak", "none"] = "peak"
 
     def __post_init__(self) -> None:
-        if self.grid < 1:
-            raise KavanError(f"heatmap grid must be >= 1, got {self.grid}")
-        if not (self.sigma > 0 and math.isfinite(self.sigma)):
-            raise KavanError(f"heatmap sigma must be a positive number, got {self.sigma}")
-        if not 0 < self.mouth_weight <= 1:
-            raise KavanError(f"heatmap mouth_weight must be in (0, 1], got {self.mouth_weight}")
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise KavanError(f"heatmap temperature must be a positive number, got {self.temperature}")
+        at_least(self, ("grid",), 1, "heatmap ")
+        positive(self, ("sigma",), "heatmap ")
+        within(self, ("mouth_weight",), "(0, 1]", "heatmap ")
+        positive(self, ("temperature",), "heatmap ")
         if self.normalise not in ("peak", "none"):
             raise KavanError(f"heatmap normalise must be 'peak' or 'none', got {self.normalise!r}")
 

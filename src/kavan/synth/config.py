@@ -12,9 +12,11 @@ import math
 import typing
 from dataclasses import dataclass
 
+from kavan.core.checks import at_least, within
 from kavan.core.errors import KavanError
 from kavan.core.overrides import parse_override
 
+PREFIX = "synth config: "  # every range error names what it checks
 TWO_FACE_LABELS = ("max", "mean")
 
 
@@ -137,9 +139,9 @@ class SynthConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise KavanError(f"synth config: {f.name} must be a finite number, got {value}")
-        _at_least(self, ("width", "height"), 32)
-        _at_least(self, ("n_frames", "supersample"), 1)
-        _at_least(self, ("max_secondary", "clutter", "decoys", "votes_per_gif"), 0)
+        at_least(self, ("width", "height"), 32, PREFIX)
+        at_least(self, ("n_frames", "supersample"), 1, PREFIX)
+        at_least(self, ("max_secondary", "clutter", "decoys", "votes_per_gif"), 0, PREFIX)
         if not 2 <= self.palette_size <= 256:
             raise KavanError(f"synth config: palette_size must be in [2, 256], got {self.palette_size}")
         if self.frame_ms < 20 or self.frame_ms % 10:
@@ -147,13 +149,13 @@ class SynthConfig:
                              f"hundredths of a second, and players show shorter ones at 100 ms), got {self.frame_ms}")
         if self.supersample > 4:
             raise KavanError(f"synth config: supersample must be at most 4, got {self.supersample}")
-        _in_unit(self, ("p_no_face", "p_two_faces", "secondary_same_quadrant", "background_max", "no_face_max",
+        within(self, ("p_no_face", "p_two_faces", "secondary_same_quadrant", "background_max", "no_face_max",
                         "transition_start", "transition_end", "blink_prob", "cue_strength", "cue_alpha",
                         "kp_drop", "kp_wrong", "kp_wrong_conf", "kp_conf_min", "kp_face_missing",
                         "kp_frame_missing", "vote_lapse", "neither_level", "neither_margin",
-                        "dominant_min", "dominant_max", "secondary_max"))
-        _at_least(self, ("expression_noise", "drift", "motion_amplitude", "clutter_speed", "background_speed",
-                         "kp_jitter", "kp_wrong_distance", "vote_noise"), 0.0)
+                        "dominant_min", "dominant_max", "secondary_max"), "[0, 1]", PREFIX)
+        at_least(self, ("expression_noise", "drift", "motion_amplitude", "clutter_speed", "background_speed",
+                         "kp_jitter", "kp_wrong_distance", "vote_noise"), 0.0, PREFIX)
         if self.p_no_face + self.p_two_faces > 1:
             raise KavanError("synth config: p_no_face + p_two_faces must be at most 1")
         if self.two_face_label not in TWO_FACE_LABELS:
@@ -175,18 +177,6 @@ class SynthConfig:
             raise KavanError(f"synth config: cue_alpha must be at most 0.5, got {self.cue_alpha}")
         if self.kp_drop + self.kp_wrong > 1:
             raise KavanError("synth config: kp_drop + kp_wrong must be at most 1")
-
-
-def _at_least(cfg: SynthConfig, names: tuple[str, ...], low: float) -> None:
-    for name in names:
-        if getattr(cfg, name) < low:
-            raise KavanError(f"synth config: {name} must be >= {low}, got {getattr(cfg, name)}")
-
-
-def _in_unit(cfg: SynthConfig, names: tuple[str, ...]) -> None:
-    for name in names:
-        if not 0 <= getattr(cfg, name) <= 1:
-            raise KavanError(f"synth config: {name} must be in [0, 1], got {getattr(cfg, name)}")
 
 
 PRESETS: dict[str, SynthConfig] = {
