@@ -175,7 +175,9 @@ class OnnxPredictor(Predictor):
         self.session = _session(path, threads)
         self.outputs = tuple(o.name for o in self.session.get_outputs())
 
-    def forward(self, inputs: torch.Tensor) -> dict[str, np.ndarray | None]:
+    def forward(self, inputs: torch.Tensor, grey: list[torch.Tensor] | None = None) -> dict[str, np.ndarray | None]:
+        """Predictor.forward through ONNX Runtime. ``grey`` is always None: a glimpse model has no ONNX export, so
+        the clips of an exported network keep no grey frames."""
         values = self.session.run(list(self.outputs), {"clips": inputs.detach().cpu().float().numpy()})
         found = dict(zip(self.outputs, values))
         return {name: (None if found.get(name) is None else np.asarray(found[name], dtype=np.float32))
