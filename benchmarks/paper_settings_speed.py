@@ -47,6 +47,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -141,8 +142,12 @@ def time_model(amp: str, device: torch.device, batch: int, warmup: int, steps: i
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
+    # what train_step reads of a run (kavan.training.trainer.Run): the rest of a run is not needed to time a step
+    run = SimpleNamespace(net=model, config=config, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                          trainable=trainable, dist=single, target_stats=stats)
+
     def step() -> dict[str, float]:
-        return train_step(model, data, config, optimizer, scheduler, scaler, trainable, single, stats)
+        return train_step(run, data)
 
     for _ in range(warmup):
         step()

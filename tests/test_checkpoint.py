@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 
@@ -122,3 +123,19 @@ def test_tampered_and_foreign_files_are_refused(tmp_path):
                                      '"temporal": {"segments": 2, "node_length": 2}}}', "trained_on": "{}"})
     with pytest.raises(KavanError, match="weights do not fit the model"):
         load_model(path)
+
+
+def test_the_typed_progress_reads_an_old_record_and_writes_the_same_keys_in_the_same_order():
+    from kavan.training.progress import BestEpoch, TrainProgress
+
+    old = {"epoch": 2, "batch": 3, "step": 11, "sums": {"total": 4.5}, "count": 3, "seconds": 1.25,
+           "history": [{"epoch": 1, "train_total": 1.5}, {"epoch": 2, "train_total": 1.2}],
+           "best": {"epoch": 2, "value": 0.75}}
+    progress = TrainProgress.from_dict(old)
+    assert progress.best == BestEpoch(2, 0.75) and progress.step == 11
+    assert json.dumps(progress.to_dict()) == json.dumps(old)  # the checkpoint's bytes as before
+    assert TrainProgress.from_dict({"epoch": 0, "batch": 0, "step": 0}).to_dict() == TrainProgress().to_dict()
+    assert not progress.keep_if_best(3, 0.8) and progress.best.epoch == 2
+    assert progress.keep_if_best(3, 0.7) and progress.best == BestEpoch(3, 0.7)
+    progress.close_epoch({"epoch": 3, "train_total": 1.0})
+    assert (progress.epoch, progress.batch, progress.sums, progress.count, len(progress.history)) == (3, 0, {}, 0, 3)

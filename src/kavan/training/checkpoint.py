@@ -69,7 +69,7 @@ def save_checkpoint(path: str | os.PathLike[str], *, config: KavanConfig, model:
         "config": json.dumps(config.to_dict(), sort_keys=True),
         "optimizer": json.dumps({"param_groups": optim_state["param_groups"], "scalars": scalars}),
         "scheduler": json.dumps(scheduler.state_dict()),
-        "scaler": json.dumps(scaler.state_dict() if scaler is not None else None),
+        "scaler": json.dumps(scaler.state_dict() if scaler is not None and scaler.is_enabled() else None),
         "progress": json.dumps(progress),
         "trained_on": json.dumps(trained_on or {}, sort_keys=True),
     }

@@ -75,7 +75,7 @@ from kavan.training.evaluation import Predictions, autocast, model_inputs, predi
 from kavan.training.glimpses import GlimpseCache, fill_glimpses, fit_split_localiser
 from kavan.training.init_weights import InitSource, apply_init, file_digest, init_record, read_init, report_lines
 from kavan.training.losses import LossTargets, TargetStats, total_loss
-from kavan.training.metric_logger import MetricLogger
+from kavan.training.progress import TrainProgress
 from kavan.training.provenance import dataset_record, git_commit
 from kavan.training.readout import fit_ridge_readout
 
@@ -147,9 +147,7 @@ class SplitData:
 class Run:
     """What ``set_up`` builds and the steps share: the locals of torchvision's ``main``, named.
 
-    ``progress`` is the checkpoint's progress dict (epoch, batch within the epoch, step, the epoch's loss ``sums``,
-    ``count`` and ``seconds``, ``history`` of finished epochs, ``best`` validation epoch); its keys and meaning are
-    the checkpoint format's, so checkpoints of earlier versions resume.
+    ``progress`` is where the run stands (kavan.training.progress.TrainProgress), saved in every checkpoint.
     """
 
     config: KavanConfig
@@ -162,7 +160,7 @@ class Run:
     net: torch.nn.Module  # the model, or its DDP wrapper under torchrun
     optimizer: torch.optim.Optimizer
     scheduler: Any
-    scaler: Any
+    scaler: torch.amp.GradScaler  # a pass-through unless train.amp is fp16 (grad_scaler)
     trainable: list[torch.Tensor]
     target_stats: TargetStats
     train_set: Any
@@ -171,7 +169,7 @@ class Run:
     train_loader: DataLoader
     val_loader: DataLoader | None
     board: run_log.TensorBoard
-    progress: dict[str, Any]
+    progress: TrainProgress
     epochs: int
     show_progress: bool
 
@@ -259,7 +257,7 @@ def train_split(config: KavanConfig, data: str | os.PathLike[str], out: str | os
                  Path(cache_dir) if cache_dir else dataset.root / CACHE_SUBDIR, progress and dist.is_main, command,
                  source, init_partial)
     with _failure_recorded(run_dir, run.info, dist):
-        for epoch in range(run.progress["epoch"], run.epochs):
+        for epoch in range(run.progress.epoch, run.epochs):
             row = train_one_epoch(run, epoch)
             if run.val_loader is not None:
                 row |= validate(run, epoch)
@@ -325,7 +323,7 @@ def set_up(config: KavanConfig, dist: Distributed, run_dir: Path, dataset: Datas
         net: torch.nn.Module = model
         if dist.enabled:
             net = DistributedDataParallel(model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
-        board = run_log.TensorBoard(run_dir if dist.is_main else None, purge_step=progress["step"] or None)
+        board = run_log.TensorBoard(run_dir if dist.is_main else None, purge_step=progress.step or None)
         val_loader = None
         if data.val and dist.is_main:
             val_loader = _eval_loader(_clip_set(data, config, model, data.val, False, show_progress), config)
@@ -439,20 +437,19 @@ def _optimisation(model: KAVAN, config: KavanConfig, device: torch.device, per_e
 
 
 def _resume(checkpoint: Checkpoint | None, run_dir: Path, optimizer: torch.optim.Optimizer,
-            scheduler: Any, scaler: Any) -> dict[str, Any]:
+            scheduler: Any, scaler: torch.amp.GradScaler) -> TrainProgress:
     """The run's progress: a new run's, or the checkpoint's after its states are loaded into the optimiser,
     schedule, scaler and random generators (its weights are in ``model`` already: ``_starting_weights``)."""
     if checkpoint is None:
-        return {"epoch": 0, "batch": 0, "step": 0, "sums": {}, "count": 0, "seconds": 0.0, "history": [],
-                "best": None}
+        return TrainProgress()
     optimizer.load_state_dict(checkpoint.optimizer)
     scheduler.load_state_dict(checkpoint.scheduler)
-    if scaler is not None and checkpoint.scaler is not None:
+    if scaler.is_enabled() and checkpoint.scaler is not None:
         scaler.load_state_dict(checkpoint.scaler)
     restore_rng(checkpoint.rng)
-    progress = checkpoint.progress
-    log.info("resuming %s at epoch %d, batch %d (step %d)", run_dir, progress["epoch"] + 1, progress["batch"],
-             progress["step"])
+    progress = TrainProgress.from_dict(checkpoint.progress)
+    log.info("resuming %s at epoch %d, batch %d (step %d)", run_dir, progress.epoch + 1, progress.batch,
+             progress.step)
     return progress
 
 
@@ -462,35 +459,33 @@ def train_one_epoch(run: Run, epoch: int) -> dict[str, Any]:
     config, progress = run.config, run.progress
     run.train_set.set_epoch(epoch)
     run.loader_generator.manual_seed(config.train.seed * 1_000_003 + epoch)
-    run.sampler.set_epoch(epoch, start_batch=progress["batch"])
-    metrics = MetricLogger.restore(progress["sums"], progress["count"], progress["seconds"])
+    run.sampler.set_epoch(epoch, start_batch=progress.batch)
+    metrics = progress.epoch_metrics()
     run.model.train()
     bar = tqdm(run.train_loader, total=len(run.sampler), desc=f"epoch {epoch + 1}/{run.epochs}", unit="batch",
                disable=not run.show_progress)
     for batch in bar:
         try:
-            values = train_step(run.net, batch, config, run.optimizer, run.scheduler, run.scaler, run.trainable,
-                                 run.dist, run.target_stats)
+            values = train_step(run, batch)
         except Diverged as err:
             raise _diverged(run, epoch, err) from None
-        progress["step"] += 1
-        progress["batch"] += 1
+        progress.stepped()
         metrics.update(**values)
         bar.set_postfix(loss=f"{values['total']:.4f}")
-        run.board.scalars({f"train/{k}": v for k, v in values.items()} | {"train/lr": _lr(run)}, progress["step"])
+        run.board.scalars({f"train/{k}": v for k, v in values.items()} | {"train/lr": _lr(run)}, progress.step)
         every = config.train.checkpoint_every
-        if every and progress["step"] % every == 0 and progress["batch"] < run.sampler.batches_per_epoch:
-            progress.update(metrics.state())
+        if every and progress.step % every == 0 and progress.batch < run.sampler.batches_per_epoch:
+            progress.hold(metrics)
             checkpoint(run)
-            log.info("checkpoint: epoch %d, batch %d, step %d", epoch + 1, progress["batch"], progress["step"])
-    row = {"epoch": epoch + 1, "step": progress["step"], "lr": _lr(run), "seconds": round(metrics.seconds, 3)}
+            log.info("checkpoint: epoch %d, batch %d, step %d", epoch + 1, progress.batch, progress.step)
+    row = {"epoch": epoch + 1, "step": progress.step, "lr": _lr(run), "seconds": round(metrics.seconds, 3)}
     return row | {f"train_{k}": v for k, v in metrics.averages().items()}
 
 
 def _diverged(run: Run, epoch: int, err: Diverged) -> KavanError:
     """The error that stops a diverged run, after rank 0 marked run.json ``diverged``; nothing else is written,
     so no model or checkpoint ever holds the weights of the step that diverged."""
-    message = (f"training diverged at step {run.progress['step'] + 1} (epoch {epoch + 1}): {err.reason}; no model "
+    message = (f"training diverged at step {run.progress.step + 1} (epoch {epoch + 1}): {err.reason}; no model "
                f"was written from this run. Lower train.lr (now {run.config.train.lr:g}) or raise "
                "train.warmup_epochs, and start a new --out")
     if run.dist.is_main:
@@ -512,20 +507,17 @@ def validate(run: Run, epoch: int) -> dict[str, float]:
     _, val = evaluate(run, run.val_loader, "validating")
     row = {f"val_{k}": v for k, v in val.items() if k in VAL_METRICS}
     run.board.scalars({f"val/{k[4:]}": v for k, v in row.items()}, epoch + 1)
-    best = run.progress.get("best")
-    if run.config.train.select == "best_val" and (best is None or val["nmse_per_emotion"] < best["value"]):
+    if run.config.train.select == "best_val" and run.progress.keep_if_best(epoch + 1, val["nmse_per_emotion"]):
         save_model(run.run_dir / BEST_FILE, run.model, run.config, run.trained_on)
-        run.progress["best"] = {"epoch": epoch + 1, "value": val["nmse_per_emotion"]}
     return row
 
 
 def end_epoch(run: Run, row: dict[str, Any]) -> None:
     """Close the epoch: add its row to the history, start the next epoch's sums, checkpoint, rewrite log.csv."""
-    progress = run.progress
-    progress.update(epoch=row["epoch"], batch=0, sums={}, count=0, seconds=0.0, history=[*progress["history"], row])
+    run.progress.close_epoch(row)
     checkpoint(run)
     if run.dist.is_main:
-        run_log.write_history_csv(run.run_dir, progress["history"])
+        run_log.write_history_csv(run.run_dir, run.progress.history)
         log.info("epoch %d/%d: %s", row["epoch"], run.epochs,
                  ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
     run.dist.barrier()
@@ -536,7 +528,7 @@ def checkpoint(run: Run) -> None:
     scaler, random generators and ``run.progress``."""
     if run.dist.is_main:
         save_checkpoint(run.run_dir / CHECKPOINT_FILE, config=run.config, model=run.model, optimizer=run.optimizer,
-                        scheduler=run.scheduler, scaler=run.scaler, progress=run.progress,
+                        scheduler=run.scheduler, scaler=run.scaler, progress=run.progress.to_dict(),
                         trained_on=run.trained_on)
 
 
@@ -560,12 +552,12 @@ def finish(run: Run) -> dict[str, Any]:
         predictions, test = evaluate(run, test_loader, "testing")
         metrics = {"split": run.data.ids.index, "test": test, "n_train": len(run.data.train),
                    "n_val": len(run.data.val), "n_test": len(run.data.test), "epochs": run.epochs,
-                   "selected_epoch": selected, "steps": run.progress["step"], "history": run.progress["history"],
+                   "selected_epoch": selected, "steps": run.progress.step, "history": run.progress.history,
                    "config_hash": config_hash(run.config)}
         if readout is not None:
             metrics["readout"] = readout
         title = f"{run_dir.name}: split {run.data.ids.index}, {len(run.data.train)} training GIFs"
-        run_log.plot_curves(run_dir, run.progress["history"], title)
+        run_log.plot_curves(run_dir, run.progress.history, title)
         save_model(run_dir / MODEL_FILE, run.model, run.config, run.trained_on)
         save_predictions(run_dir / PREDICTIONS_FILE, predictions)
         write_json(run_dir / METRICS_FILE, metrics)
@@ -581,14 +573,14 @@ def finish(run: Run) -> dict[str, Any]:
 def _load_selected(run: Run) -> int:
     """The epoch whose weights the test uses: with train.select best_val the best validation epoch's weights are
     loaded from best.safetensors; otherwise the model keeps the last epoch's."""
-    selected = run.progress.get("best")
+    selected = run.progress.best
     if selected is None:
         return run.epochs
     tensors, _ = read_safetensors(run.run_dir / BEST_FILE, MODEL_FORMAT)
     load_weights(run.model, tensors, run.run_dir / BEST_FILE)
-    log.info("testing the weights of epoch %d (lowest validation nMSE per emotion, %.4f)", selected["epoch"],
-             selected["value"])
-    return selected["epoch"]
+    log.info("testing the weights of epoch %d (lowest validation nMSE per emotion, %.4f)", selected.epoch,
+             selected.value)
+    return selected.epoch
 
 
 def _fit_readout(run: Run) -> dict[str, Any]:
@@ -602,25 +594,22 @@ def _fit_readout(run: Run) -> dict[str, Any]:
     return readout
 
 
-def train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: KavanConfig,
-               optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any, trainable: list[torch.Tensor],
-               dist: Distributed, target_stats: TargetStats) -> dict[str, float]:
+def train_step(run: Run, batch: dict[str, torch.Tensor]) -> dict[str, float]:
     """One optimiser step on this rank's share of a global batch; returns the global batch's loss terms.
 
-    Forward under train.amp's autocast, ``total_loss``, backward (through ``scaler``, a ``grad_scaler``, with
-    fp16), gradient clipping of ``trainable`` at train.grad_clip, the optimiser's and the schedule's step. A loss
-    that is not finite, or a loss term above LOSS_LIMIT, raises Diverged before the update, so the weights stay
-    those of the last good step.
-    ``net``: the model (its DDP wrapper under torchrun); ``batch``: a ClipDataset or FeatureClipDataset batch;
-    ``dist``: where this process stands (``Distributed(0, 1, device)`` alone); ``target_stats``: the training
-    split's target statistics (the regression losses' normalisers). The loss terms are averaged over the ranks,
-    so every rank returns the same numbers and stops together.
+    Forward under train.amp's autocast, ``total_loss``, backward through the gradient scaler (``grad_scaler``:
+    it scales only with fp16), gradient clipping of the trainable parameters at train.grad_clip, the optimiser's
+    and the schedule's step. A loss that is not finite, or a loss term above LOSS_LIMIT, raises Diverged before
+    the update, so the weights stay those of the last good step. ``batch``: a ClipDataset or FeatureClipDataset
+    batch. The loss terms are averaged over the ranks (the regression losses normalised by the training split's
+    target statistics), so every rank returns the same numbers and stops together.
     """
+    config, dist, optimizer, scaler = run.config, run.dist, run.optimizer, run.scaler
     device = dist.device
     targets = LossTargets(intensities=batch["intensities"].to(device), heatmaps=batch["heatmaps"].to(device),
-                          has_heatmap=batch["has_heatmap"].to(device), stats=target_stats)
+                          has_heatmap=batch["has_heatmap"].to(device), stats=run.target_stats)
     with autocast(device, config.train.amp):
-        output = net(**model_inputs(batch, device))
+        output = run.net(**model_inputs(batch, device))
         terms = total_loss(output, targets, config.loss)
     if dist.enabled and "kp" in terms:
         _global_kp(terms, targets, config, dist)
@@ -629,19 +618,13 @@ def train_step(net: torch.nn.Module, batch: dict[str, torch.Tensor], config: Kav
     values = dist.all_reduce_sum(values) / dist.world_size  # every rank sees the same values, and stops together
     _check_divergence(dict(zip(present, values.tolist())))
     optimizer.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(terms["total"]).backward()
-        scaler.unscale_(optimizer)
-    else:
-        terms["total"].backward()
+    scaler.scale(terms["total"]).backward()
+    scaler.unscale_(optimizer)
     if config.train.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(trainable, config.train.grad_clip)
-    if scaler is not None:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
-    scheduler.step()
+        torch.nn.utils.clip_grad_norm_(run.trainable, config.train.grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    run.scheduler.step()
     return dict(zip(present, values.tolist()))
 
 
@@ -746,9 +729,10 @@ def frozen_encoder(model: KAVAN):
 
 
 
-def grad_scaler(amp: str, device: torch.device):
-    """The gradient scaler fp16 autocast needs (its small gradients would underflow), else None."""
-    return torch.amp.GradScaler(device.type) if amp == "fp16" else None
+def grad_scaler(amp: str, device: torch.device) -> torch.amp.GradScaler:
+    """The gradient scaler: scaling with fp16 autocast (its small gradients would underflow), a pass-through
+    otherwise (``enabled=False``: the plain backward and optimiser step)."""
+    return torch.amp.GradScaler(device.type, enabled=amp == "fp16")
 
 
 def _eval_loader(dataset, config: KavanConfig) -> DataLoader:
