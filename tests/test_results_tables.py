@@ -117,3 +117,7 @@ def test_the_glimpse_choice_table_is_the_benchmarks_report():
 def test_the_glimpse_cost_table_is_the_benchmarks_report():
     result = json.loads((REPO / "docs" / "results" / "glimpse" / "cost.json").read_text())
     assert docs_block("results.md", "glimpse-cost") == benchmark("glimpse_cost").table(result)
+
+
+def test_the_glimpse_acceptance_table_is_the_benchmarks_report():
+    assert docs_block("results.md", "glimpse-acceptance") == benchmark("glimpse_acceptance").table()

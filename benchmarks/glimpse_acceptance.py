@@ -1,0 +1,63 @@
+"""The face-glimpse row's acceptance runs side by side: one line per committed run, printed from its results.json.
+
+    .venv/bin/python benchmarks/glimpse_acceptance.py              # the table of docs/results.md ("Small faces")
+
+Reads the acceptance results.json files under docs/results/acceptance/ that hold the glimpse row (``NAMES``, in
+that order, those present), and prints per set the mean nMSE per emotion and accuracy of the full model, the glimpse
+row and the strongest baseline of each kind, and the glimpse row's Holm-adjusted verdicts in nMSE per emotion
+against the colour histogram and against the full model (kavan.experiments.claims.check_beyond_paper).
+tests/test_results_tables.py checks that the docs' block is what this prints.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parents[1] / "docs" / "results" / "acceptance"
+NAMES = ("setS-7411", "glimpse-setA-7311", "glimpse-default-7301")
+ROWS = ("mtl-softatt-hslstm", "mtl-softatt-hslstm-glimpse", "colour_histogram", "face_expression_ridge")
+VERSUS = {"colour_histogram": "the glimpse row beats colour histogram + ridge",
+          "mtl-softatt-hslstm": "the glimpse row beats the full model (MTL Soft-Att + HS-LSTM)"}
+
+
+def cell(row: dict | None) -> str:
+    if row is None:
+        return "-"
+    metrics = row["metrics"]
+    return f"{metrics['nmse_per_emotion']['mean']:.3f} / {100 * metrics['accuracy']['mean']:.1f} %"
+
+
+def verdict(claims: dict, text: str) -> str:
+    """The nMSE part of one beyond-the-paper claim, as its evidence gives it: "holds (+0.118, won 5/5, noise bar
+    ±0.065, p 0.0075, Holm p 0.0311)"."""
+    claim = claims.get(text)
+    if claim is None:
+        return "-"
+    nmse = claim.evidence.split("nMSE per emotion ", 1)[1].split("; ", 1)[0]  # "0.866 vs 0.983 (...): holds"
+    numbers, decided = nmse.rsplit(": ", 1)
+    return f"{decided} {numbers[numbers.index('('):]}"
+
+
+def table(folder: Path = FOLDER) -> str:
+    from kavan.experiments.claims import check_beyond_paper
+
+    lines = ["| set | GIFs | full model | glimpse row | colour histogram + ridge | face expression + ridge | "
+             "glimpse vs histogram, nMSE (Holm) | glimpse vs full model, nMSE (Holm) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in NAMES:
+        path = folder / f"{name}.json"
+        if not path.is_file():
+            continue
+        results = json.loads(path.read_text(encoding="utf-8"))
+        rows = {row["name"]: row for row in results["rows"]}
+        claims = {claim.text: claim for claim in check_beyond_paper(results)}
+        cells = [cell(rows.get(row)) for row in ROWS]
+        cells[1] = f"**{cells[1]}**"
+        lines.append(f"| `{results['dataset']['name']}` | {results['dataset']['n_gifs']} | " + " | ".join(cells)
+                     + " | " + " | ".join(verdict(claims, VERSUS[row]) for row in VERSUS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(table(), end="")
