@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import yaml
 
+from helpers.training_data import tiny_config, tiny_mapping
 from kavan.core.errors import KavanError
 from kavan.data.dataset import Dataset
 from kavan.experiments.ablation import AblationSettings, chance_metrics, run_ablation
 from kavan.training import metrics
 from kavan.training.trainer import split_ids
-from training_data import tiny_config, tiny_mapping
 
 
 def write_configs(folder):

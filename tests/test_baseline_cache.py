@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataset_folder import make_dataset, write_gif
+from helpers.dataset_folder import make_dataset, write_gif
 from kavan.baselines import colour_histogram
 from kavan.baselines.config import ColourHistogramConfig
 from kavan.baselines.extraction import BaselineCache

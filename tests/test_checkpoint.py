@@ -10,11 +10,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from helpers.training_data import tiny_config
 from kavan.core.errors import KavanError
 from kavan.models import KAVAN
 from kavan.models.storage import load_model, save_model
 from kavan.training.checkpoint import load_checkpoint, restore_rng, save_checkpoint
-from training_data import tiny_config
 
 
 def _trained(config):

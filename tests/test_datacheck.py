@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dataset_folder import keypoints, make_dataset, one_hot, write_csv, write_gif
-from gif_bytes import Frame, gif_bytes, graphic_control
+from helpers.dataset_folder import keypoints, make_dataset, one_hot, write_csv, write_gif
+from helpers.gif_bytes import Frame, gif_bytes, graphic_control
 from kavan.cli import main
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError

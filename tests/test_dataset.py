@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from dataset_folder import COLORS, keypoints, make_dataset, one_hot, write_csv, write_gif
+from helpers.dataset_folder import COLORS, keypoints, make_dataset, one_hot, write_csv, write_gif
 from kavan.core.emotions import EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
 from kavan.data.dataset import Dataset

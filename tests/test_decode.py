@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gif_bytes import Frame, gif_bytes, graphic_control
+from helpers.gif_bytes import Frame, gif_bytes, graphic_control
 from kavan.core.errors import KavanError
 from kavan.media.decode import (
     DEFAULT_LIMITS,

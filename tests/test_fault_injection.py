@@ -1,4 +1,4 @@
-"""Fault injection: the malformed-media corpus (tests/malformed_gifs.py) through every command that reads media:
+"""Fault injection: the malformed-media corpus (tests/helpers/malformed_gifs.py) through every command that reads media:
 info, predict, train (cached and end to end), data check, keypoints and serve.
 
 For each command and each bad file: one clear error naming the file and the reason, the other files (eight good
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dataset_folder import write_csv
+from helpers.dataset_folder import write_csv
+from helpers.malformed_gifs import corpus, good_gif
+from helpers.training_data import tiny_mapping
 from kavan.core.emotions import EMOTIONS
-from malformed_gifs import corpus, good_gif
-from training_data import tiny_mapping
 
 CASES = corpus()
 GOOD = tuple(f"good-{k}" for k in range(8))  # enough that every split keeps usable GIFs
@@ -63,6 +63,7 @@ def _errors_named(stderr: str, path: str) -> list[str]:
     return [line for line in stderr.splitlines() if path in line]
 
 
+@pytest.mark.subprocess
 def test_info_reports_each_header_level_fault_in_one_line_and_goes_on(media):
     paths = _paths(media)
     code, out, err, rss = run("info", *paths, cwd=media)
@@ -82,6 +83,7 @@ def test_info_reports_each_header_level_fault_in_one_line_and_goes_on(media):
             assert record["n_frames"] >= 1 and "error" not in record, (case.name, record)
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_predict_gives_one_error_record_per_bad_file_and_predicts_the_rest(media, tiny_model, tmp_path):
     model = tiny_model
@@ -102,6 +104,7 @@ def test_predict_gives_one_error_record_per_bad_file_and_predicts_the_rest(media
     assert all("emotions" in by_path[str(media / "gifs" / f"{n}.gif")] for n in GOOD)
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("cached", [False, True], ids=["end-to-end", "cached"])
 def test_training_leaves_every_bad_file_out_with_its_reason(media, tmp_path, cached):
@@ -124,6 +127,7 @@ def test_training_leaves_every_bad_file_out_with_its_reason(media, tmp_path, cac
         assert not list((tmp_path / "cache").rglob("*.tmp*"))
 
 
+@pytest.mark.subprocess
 def test_data_check_reports_each_bad_file_once_as_unreadable_media(media):
     code, out, err, rss = run("data", "check", str(media), "--json", "--workers", "2", cwd=media)
     assert code == 1 and rss < RSS_LIMIT_MB
@@ -187,6 +191,7 @@ def test_serve_answers_each_bad_upload_with_one_error_and_goes_on(media, tiny_mo
         thread.join(timeout=10)
 
 
+@pytest.mark.subprocess
 def test_keypoints_fails_each_bad_file_once_and_caches_the_rest(media, tmp_path):
     import shutil
 

@@ -10,13 +10,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from helpers.training_data import make_synth, tiny_config
 from kavan.data.dataset import Dataset
 from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.data.loader import prepare_clips
 from kavan.data.transforms import FrameTransform
 from kavan.models import KAVAN
 from kavan.training.trainer import frozen_encoder
-from training_data import make_synth, tiny_config
 
 
 @pytest.fixture(scope="module")

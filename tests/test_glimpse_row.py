@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from helpers.training_data import tiny_config, tiny_mapping
 from kavan import load
 from kavan.cli import main
 from kavan.config import config_file, config_hash, load_config
@@ -24,7 +25,6 @@ from kavan.experiments.ablation import default_configs, row_label
 from kavan.models.glimpse import keypoint_box
 from kavan.models.storage import load_model
 from kavan.training.evaluation import load_predictions
-from training_data import tiny_config, tiny_mapping
 
 GLIMPSE = ("model.glimpse.enabled=true", "model.glimpse.localiser_epochs=5")
 
@@ -144,9 +144,9 @@ def test_a_glimpse_model_is_not_exported_to_onnx(glimpse_run, tmp_path):
 
 
 def test_the_demo_server_predicts_a_glimpse_model_like_the_api(glimpse_run, real_gifs):
+    from helpers.web_server import running
     from kavan.serve import ServeSettings, make_server
     from test_serve import upload
-    from web_server import running
 
     run, _ = glimpse_run
     predictor = load(run / "model.safetensors", "cpu")

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.subprocess
 def test_without_a_gpu_the_cpu_part_runs_and_the_rest_says_why(tiny_model, real_gifs, tmp_path):
     pytest.importorskip("onnxruntime")
     env = {**os.environ, "REPEAT": "1", "CHECKPOINT": str(tiny_model), "KAVAN_REAL_GIFS": str(real_gifs)}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from face_template import face_keypoints
-from heatmap_defaults_table import face_stats
+from helpers.face_template import face_keypoints
+from helpers.heatmap_defaults_table import face_stats
 from kavan.config import load_config
 from kavan.core.errors import KavanError
 from kavan.keypoints.heatmaps import HeatmapConfig, keypoint_heatmaps, single_point_peak

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from gif_bytes import Frame, gif_bytes
+import pytest
+
+from helpers.gif_bytes import Frame, gif_bytes
 from kavan.cli import main
 
 KEYS = ["path", "format", "width", "height", "n_frames", "durations_ms", "loop"]
@@ -46,6 +48,7 @@ def test_info_exit_code_0_when_all_files_read(real_gifs, capsys):
     assert records[0]["durations_ms"] == [100] * 18
 
 
+@pytest.mark.subprocess
 def test_info_as_a_subprocess(real_gifs, tmp_path):
     empty = tmp_path / "empty.gif"
     empty.touch()

@@ -196,7 +196,7 @@ def test_command_draws_an_animated_gif_and_reports_bad_input(real_gifs, tmp_path
 
 
 def test_the_dataset_loader_and_data_check_read_the_caches(real_gifs, tmp_path):
-    from dataset_folder import one_hot, write_csv
+    from helpers.dataset_folder import one_hot, write_csv
     from kavan.core.emotions import EMOTIONS
     from kavan.data.check import check_dataset
     from kavan.data.dataset import Dataset
@@ -213,6 +213,7 @@ def test_the_dataset_loader_and_data_check_read_the_caches(real_gifs, tmp_path):
     assert report.ok and report.n_warnings == 0 and report.to_json()["counts"]["keypoint_caches"] == 2
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_a_killed_run_leaves_only_whole_caches_and_the_rerun_finishes(real_gifs, tmp_path):
     import signal

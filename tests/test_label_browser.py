@@ -13,13 +13,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from headless_chromium import BROWSER_TESTS, chromium
+from helpers.headless_chromium import BROWSER_TESTS, chromium
+from helpers.web_server import running
 from kavan.core.issues import IssueLog
 from kavan.labels.ratings import parse_votes
 from kavan.labels.vote_log import VOTE_LOG_COLUMNS
 from kavan.serve.label_app import LabelSettings
 from kavan.serve.label_web import make_label_server
-from web_server import running
 
 pytestmark = BROWSER_TESTS
 

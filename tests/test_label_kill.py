@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from kavan.core.issues import IssueLog
 from kavan.labels.ratings import parse_votes
 from kavan.labels.vote_log import VOTE_LOG_COLUMNS
@@ -107,6 +109,7 @@ def test_sigint_stops_a_server_started_with_sigint_ignored(synth16_copy):
     assert labeller.process.returncode == 0 and "stopped" in stderr
 
 
+@pytest.mark.subprocess
 def test_per_annotator_urls_are_printed_and_no_token_reaches_the_log(synth16_copy, tmp_path):
     """`kavan -v label --annotators FILE`: each annotator's address on stdout; the log, at debug level, names the
     requests' routes but never a token, right or wrong."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from face_template import TEMPLATE
+from helpers.face_template import TEMPLATE
 from kavan.core.errors import KavanError
 from kavan.keypoints import landmarks as lm
 

@@ -99,6 +99,7 @@ def _kavan(*args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "kavan", *args], env=env, **kwargs)
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_killed_keypoints_run_leaves_no_worker(real_gifs, tmp_path, sig):
     """Killed while its two workers are busy (one cache written, folgers' 204 frames under way)."""
@@ -136,6 +137,7 @@ def test_killed_keypoints_run_leaves_no_worker(real_gifs, tmp_path, sig):
         assert "Traceback" not in err
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
 def test_killed_predict_run_leaves_no_decoding_worker(real_gifs, tiny_model, tmp_path, sig):
@@ -171,12 +173,13 @@ def test_killed_predict_run_leaves_no_decoding_worker(real_gifs, tiny_model, tmp
         assert [line for line in err.splitlines() if line.startswith("kavan predict: interrupted by SIGTERM")]
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_killed_training_run_leaves_no_loader_worker(synth24, tmp_path):
     """kavan train end to end with two loader workers, killed with SIGKILL mid-epoch: the workers exit."""
     import yaml
 
-    from training_data import tiny_mapping
+    from helpers.training_data import tiny_mapping
 
     data = synth24
     config = tmp_path / "config.yaml"
@@ -212,6 +215,7 @@ def test_stop_on_signals_raises_once_then_restores_the_handlers():
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+@pytest.mark.subprocess
 def test_a_worker_whose_parent_is_already_gone_exits_at_once():
     code = "from kavan.core.workers import die_with_parent; die_with_parent(-1); print('still here')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -220,7 +224,7 @@ def test_a_worker_whose_parent_is_already_gone_exits_at_once():
 
 def test_an_interrupted_run_reports_it_and_keeps_whole_caches(tmp_path, monkeypatch):
     """In one process: the signal lands while the second GIF is estimated; the first cache stays, no other."""
-    from dataset_folder import write_gif
+    from helpers.dataset_folder import write_gif
     from kavan.core.workers import Interrupted
     from kavan.keypoints import run
 

@@ -42,6 +42,7 @@ def test_the_machine_path_pattern_catches_what_it_should():
         assert not MACHINE_PATH.search(line), line
 
 
+@pytest.mark.subprocess
 def test_one_version_from_the_package_metadata():
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     assert kavan.__version__ == importlib.metadata.version("kavan") == declared
@@ -50,6 +51,7 @@ def test_one_version_from_the_package_metadata():
     assert done.stdout.strip() == f"kavan {declared}"
 
 
+@pytest.mark.subprocess
 def test_pip_check_is_clean():
     done = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -79,6 +81,7 @@ def test_the_extras_cover_every_third_party_import():
     assert set(EXTRAS.values()) <= set(extras)
 
 
+@pytest.mark.subprocess
 def test_a_missing_extra_names_what_to_install(tmp_path):
     votes = tmp_path / "votes.csv"
     votes.write_text("left,right,emotion,choice\na,b,happiness,left\n")
@@ -99,6 +102,7 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
+@pytest.mark.subprocess
 def test_the_wheel_holds_every_shipped_config_and_the_web_page(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in shipped_configs():
@@ -107,6 +111,7 @@ def test_the_wheel_holds_every_shipped_config_and_the_web_page(wheel):
     assert not any(n.startswith(("tests/", "benchmarks/", "docs/")) for n in names)
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_demo_and_ablation_run_from_the_unpacked_wheel_in_an_empty_folder(wheel, tmp_path):
     """The commands a user runs after `pip install kavan`: no source tree on the import path, an empty working

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import kavan.training.trainer as trainer
+from helpers.training_data import make_synth
 from kavan.config import SHIPPED_DIR, load_config
 from kavan.experiments.ablation import ROW_LABELS
 from kavan.models import KAVAN
@@ -20,7 +21,6 @@ from kavan.models.storage import load_model
 from kavan.predict import load
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.evaluation import load_predictions
-from training_data import make_synth
 
 PAPER_CONFIGS = sorted((SHIPPED_DIR / "paper").glob("*.yaml"))
 # what the test changes: no download, the CPU, 4 training GIFs in batches of 2 (2 steps), a checkpoint per step

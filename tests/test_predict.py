@@ -15,6 +15,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 import kavan
+from helpers.predict_model import CELLS, SYNTH_RECORD, rig_bright_attention, write_tiny_model
 from kavan.core.emotions import EMOTIONS, QUADRANTS, quadrant_label
 from kavan.core.errors import KavanError
 from kavan.data.transforms import FrameTransform
@@ -22,7 +23,6 @@ from kavan.media import decode
 from kavan.media.overlay import upsample_map
 from kavan.predict import Prediction, predict_files
 from kavan.predict.batch import BatchSettings
-from predict_model import CELLS, SYNTH_RECORD, rig_bright_attention, write_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +217,7 @@ def test_kavan_load_refuses_bad_checkpoints(tmp_path, tiny_model, real_gifs):
         kavan.load(tiny_model, device="tpu")
 
 
+@pytest.mark.subprocess
 def test_import_kavan_stays_light():
     code = "import sys, kavan; print('torch' in sys.modules, callable(kavan.load))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 import kavan
+from helpers.predict_model import write_tiny_model
 from kavan.cli import main
 from kavan.core.emotions import EMOTIONS
 from kavan.predict.inputs import InputFile, expand_inputs, picture_path
-from predict_model import write_tiny_model
 
 
 @pytest.fixture
@@ -209,6 +209,7 @@ def test_a_picture_that_cannot_be_written_stops_the_run_with_one_line(tiny_model
                               "picture")
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_a_second_writer_of_the_same_out_file_is_refused(tiny_model, folder, tmp_path, capsys):
     """Two runs resuming one file would both append the paths left; while one holds the file, another is refused."""
@@ -256,6 +257,7 @@ def test_the_out_file_is_locked_while_a_run_writes_it(tiny_model, real_gifs, tmp
         fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the run ended
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_a_killed_run_leaves_whole_lines_and_resume_finishes_it(tiny_model, real_gifs, tmp_path):
     """Kill `kavan predict --out` (SIGKILL) once it has written a line; resume; each path once, all lines whole."""

@@ -9,12 +9,12 @@ import pytest
 from PIL import Image
 
 import kavan
+from helpers.predict_model import SYNTH_RECORD, rig_bright_attention
 from kavan.core.emotions import EMOTION_QUADRANT, EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
 from kavan.predict import ModelInfo, OverlayStyle, chart_png, overlay_gif, write_chart, write_overlay
 from kavan.predict.pictures import QUADRANT_COLOURS, overlay_frames
 from kavan.predict.result import make_prediction
-from predict_model import SYNTH_RECORD, rig_bright_attention
 
 
 @pytest.fixture(scope="module")

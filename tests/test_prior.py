@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import kavan
+from helpers.predict_model import write_tiny_model
 from kavan.cli import main
 from kavan.cli._prior import load_prior
 from kavan.core.emotions import EMOTIONS
@@ -19,7 +20,6 @@ from kavan.core.errors import KavanError
 from kavan.labels.prior import PRIOR_SIGMA, prior_ratings, read_predictions
 from kavan.labels.ratings import ratings_from_votes
 from kavan.labels.trueskill_update import TrueSkillParams, rate_1vs1
-from predict_model import write_tiny_model
 
 
 def _record(path: str, value: float, **override) -> dict:

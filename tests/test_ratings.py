@@ -11,6 +11,7 @@ import pytest
 import trueskill
 from scipy.stats import spearmanr
 
+from helpers.vote_simulation import VoteSimulation, simulate_votes, write_votes
 from kavan.cli import main
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
@@ -24,7 +25,6 @@ from kavan.labels.ratings import (
     votes_to_scores,
 )
 from kavan.labels.trueskill_update import TrueSkillParams, rate_1vs1
-from vote_simulation import VoteSimulation, simulate_votes, write_votes
 
 HAPPY = EMOTIONS.index("happiness")
 SAD = EMOTIONS.index("sadness")

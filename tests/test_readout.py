@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.training_data import tiny_config
 from kavan.core.errors import KavanError
 from kavan.models import KAVAN
 from kavan.models.storage import load_model
 from kavan.training.evaluation import load_predictions
 from kavan.training.readout import EPSILON, fit_ridge_readout, head_inputs, logit
 from kavan.training.trainer import train_split
-from training_data import tiny_config
 
 
 def batches(model: KAVAN, n: int, targets: np.ndarray | None = None, seed: int = 0) -> list[dict[str, torch.Tensor]]:

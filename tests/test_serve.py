@@ -17,11 +17,11 @@ import pytest
 from PIL import Image
 
 import kavan
+from helpers.web_server import running
 from kavan.cli import main
 from kavan.core.emotions import EMOTIONS, QUADRANTS
 from kavan.core.errors import KavanError
 from kavan.serve import ServeSettings, make_server
-from web_server import running
 
 LIMIT = 1_000_000
 
@@ -149,6 +149,7 @@ def test_settings_are_checked(tiny_model):
         ServeSettings(accepted=("gif", "bmp"))
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_kavan_serve_command_serves_until_interrupted(tiny_model):
     # A test run started in the background (``cmd &`` in a non-interactive shell) inherits SIGINT ignored, and a

@@ -13,10 +13,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import kavan
-from headless_chromium import BROWSER_TESTS, chromium
+from helpers.headless_chromium import BROWSER_TESTS, chromium
+from helpers.web_server import running
 from kavan.core.emotions import EMOTIONS
 from kavan.serve import ServeSettings, make_server
-from web_server import running
 
 LIMIT = 1_000_000  # a-bold-claim.gif (3.0 MB) is over it, cool.gif (0.2 MB) under
 

@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 import kavan
+from helpers.web_server import running
 from kavan.cli import main
 from kavan.core.errors import KavanError
 from kavan.media.decode import Limits
@@ -28,7 +29,6 @@ from kavan.predict import load as load_predictor
 from kavan.predict.pictures import overlay_gif
 from kavan.serve import ServeSettings, UploadRefused, make_server
 from kavan.serve.app import SERVE_LIMITS, DemoApp, WorkGate
-from web_server import running
 
 
 def frame_bomb(width: int, height: int, n_frames: int = 9000) -> bytes:

@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dataset_folder import make_dataset
+from helpers.dataset_folder import make_dataset
 from kavan.baselines.extraction import BaselineCache, extract
 from kavan.core import tensorfile
 from kavan.core.errors import KavanError

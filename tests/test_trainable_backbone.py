@@ -8,6 +8,7 @@ import pytest
 import torch
 import yaml
 
+from helpers.training_data import tiny_config, tiny_mapping
 from kavan.cli import main
 from kavan.config import SHIPPED_DIR, load_config
 from kavan.core.errors import KavanError
@@ -19,7 +20,6 @@ from kavan.models.backbone import Backbone
 from kavan.models.storage import load_model
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.trainer import parameter_groups
-from training_data import tiny_config, tiny_mapping
 
 # the tiny network's last module (MobileNetV2 features.18: 1x1 conv 320 -> 1280, BN, ReLU6) trains
 PARTLY = ("model.frozen=false", "model.frozen_until=features.17", "train.feature_cache=true")

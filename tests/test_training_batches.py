@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from helpers.training_data import make_synth, tiny_config
 from kavan.data.dataset import Dataset
 from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.data.loader import ClipDataset, FeatureClipDataset, prepare_clips, sample_generator
@@ -18,7 +19,6 @@ from kavan.models import KAVAN
 from kavan.training.distributed import GlobalBatchSampler
 from kavan.training.losses import LossTargets, total_loss
 from kavan.training.trainer import frozen_encoder
-from training_data import make_synth, tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,15 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from helpers.training_data import make_synth, tiny_mapping
 from kavan.cli import main
-from training_data import make_synth, tiny_mapping
 
 # Global batch 4 = 2 GIFs per process; keypoint loss on, so the per-rank weighting of L_kp is exercised
 # (the ranks see different numbers of frames with keypoints). No dropout: masks are drawn per process.
 OVERRIDES = ("train.epochs=1", "train.batch_size=4", "model.dropout=0.0")
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     data = make_synth(tmp_path / "data", n=20)

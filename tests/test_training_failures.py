@@ -11,14 +11,14 @@ import pytest
 import torch
 import yaml
 
-from gif_bytes import Frame, gif_bytes, graphic_control
+from helpers.gif_bytes import Frame, gif_bytes, graphic_control
+from helpers.training_data import tiny_config, tiny_mapping
 from kavan.cli import main
 from kavan.config import LossConfig
 from kavan.models.kavan import KavanOutput
 from kavan.training import trainer
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.losses import LossTargets, quadrant_targets, total_loss
-from training_data import tiny_config, tiny_mapping
 
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
 

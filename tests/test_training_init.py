@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers.training_data import tiny_config
 from kavan.cli import main
 from kavan.core.errors import KavanError
 from kavan.core.tensorfile import write_safetensors
@@ -21,7 +22,6 @@ from kavan.training import trainer
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.init_weights import apply_init, read_init, report_lines
 from kavan.training.trainer import train_split
-from training_data import tiny_config
 
 ATTENTION = ["temporal.attention.alpha", "temporal.attention.w.weight", "temporal.attention.w_h.weight",
              "temporal.attention.w_x.weight"]

@@ -13,9 +13,9 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from helpers.training_data import tiny_mapping
 from kavan.cli import main
 from kavan.training.checkpoint import load_checkpoint
-from training_data import tiny_mapping
 
 # End to end (frozen backbone, frames decoded every step) with augmentation and dropout, so that the frame and
 # crop draws, the flips and the dropout masks all have to come back exactly; 4 steps per epoch, a checkpoint
@@ -24,6 +24,7 @@ OVERRIDES = ("train.epochs=4", "train.checkpoint_every=3", "data.augment=true", 
              "train.warmup_epochs=1.0", "train.schedule=cosine")
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_reaches_the_same_result(synth24, tmp_path):
     data = synth24

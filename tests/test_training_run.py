@@ -11,6 +11,7 @@ import torch
 import yaml
 from PIL import Image
 
+from helpers.training_data import tiny_mapping
 from kavan.cli import main
 from kavan.data.dataset import Dataset
 from kavan.experiments.protocol import SUMMARY_JSON, SUMMARY_MD
@@ -18,7 +19,6 @@ from kavan.models.storage import load_model
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.evaluation import load_predictions
 from kavan.training.metrics import nmse_per_emotion, nmse_per_gif, quadrant_accuracy
-from training_data import tiny_mapping
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
-from face_template import face_keypoints
+from helpers.face_template import face_keypoints
 from kavan.core.errors import KavanError
 from kavan.data.transforms import IMAGENET_MEAN, IMAGENET_STD, CropParams, FrameTransform
 from kavan.keypoints.heatmaps import keypoint_heatmaps

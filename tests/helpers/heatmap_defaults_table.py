@@ -1,8 +1,8 @@
 """Print the measurements behind HeatmapConfig's defaults (quoted in docs/heatmaps.md).
 
-Run: .venv/bin/python tests/heatmap_defaults_table.py
+Run: .venv/bin/python tests/helpers/heatmap_defaults_table.py
 
-A frontal 70-point face (tests/face_template.py, confidence 1) of a given width is placed on a 224 x 224
+A frontal 70-point face (tests/helpers/face_template.py, confidence 1) of a given width is placed on a 224 x 224
 frame at 64 positions that sweep one K-cell in 8 x 8 sub-cell steps, so the numbers average over how
 the face sits on the K = 7 grid. For each (sigma, temperature) of the peak-normalised Eq. 8 and face
 width it prints the mean max cell mass, the mean entropy in bits (uniform over 49 cells: 5.61), the mean
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the helpers package
 
-from face_template import face_keypoints  # noqa: E402
+from helpers.face_template import face_keypoints  # noqa: E402
 from kavan.keypoints.heatmaps import HeatmapConfig, keypoint_heatmaps  # noqa: E402
 
 SIZE = 224

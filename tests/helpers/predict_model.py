@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
+from helpers.training_data import TINY
 from kavan.config import KavanConfig, from_mapping
 from kavan.models import KAVAN
 from kavan.models.storage import save_model
-from training_data import TINY
 
 # The training tests' tiny model at 128 x 128 instead of 64 x 64.
 TINY_PREDICT: dict[str, Any] = {"model": {**TINY["model"], "input_size": 128}}

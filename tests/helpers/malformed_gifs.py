@@ -1,4 +1,4 @@
-"""A corpus of malformed media files for the fault-injection tests, built byte by byte (tests/gif_bytes.py).
+"""A corpus of malformed media files for the fault-injection tests, built byte by byte (tests/helpers/gif_bytes.py).
 
 Each case says what the decoder must make of it: ``error`` with a phrase the one-line reason must contain, or
 ``usable`` (damage a browser also tolerates: a missing trailer, a frame outside the canvas that grows it, frames
@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from gif_bytes import Frame, gif_bytes, graphic_control
+from helpers.gif_bytes import Frame, gif_bytes, graphic_control
 
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)]
 GOOD_FRAME = Frame([[0, 1, 2, 3]] * 4)
