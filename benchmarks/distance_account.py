@@ -57,7 +57,7 @@ def half_split(base: Path, data: Path, split: int, out: Path) -> Path:
     probe holds out its own share) and the same test GIFs."""
     from kavan.config import load_config
     from kavan.data.dataset import Dataset
-    from kavan.training.trainer import split_ids
+    from kavan.training.setup import split_ids
 
     ids = split_ids(Dataset(data), load_config(base / "config.yaml"), split, None)
     train = sorted(ids.train + ids.val)

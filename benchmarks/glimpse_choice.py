@@ -35,7 +35,7 @@ def predicted_validation(run: Path, data: Path, split: int) -> float:
     from kavan.config import load_config
     from kavan.data.dataset import Dataset
     from kavan.training.metrics import nmse_per_emotion
-    from kavan.training.trainer import split_ids
+    from kavan.training.setup import split_ids
 
     dataset = Dataset(data)
     ids = split_ids(dataset, load_config(run / "config.yaml"), split, None)

@@ -215,7 +215,7 @@ def model_intensities(model_file: Path, data: Path, ids: list[str], cache_dir: P
     from kavan.data.feature_cache import FeatureCache, cache_key
     from kavan.data.loader import FeatureClipDataset, prepare_clips
     from kavan.models.storage import load_model
-    from kavan.training.trainer import frozen_encoder
+    from kavan.training.setup import frozen_encoder
 
     loaded = load_model(model_file)
     model, cfg, dataset = loaded.model.eval(), loaded.config, Dataset(data)

@@ -64,7 +64,8 @@ from kavan.models import KAVAN, feature_shape
 from kavan.synth import generate_dataset, resolve
 from kavan.training.distributed import Distributed
 from kavan.training.losses import TargetStats
-from kavan.training.trainer import channels_last, grad_scaler, parameter_groups, train_step
+from kavan.training.setup import channels_last, grad_scaler, parameter_groups
+from kavan.training.trainer import train_step
 
 CONFIG = "paper/mtl-softatt-hslstm"  # a shipped config (kavan configs list)
 PIPELINE_SECONDS = 3.0  # each loader's timed run aims at about this long: long enough to hide worker start-up
@@ -142,7 +143,7 @@ def time_model(amp: str, device: torch.device, batch: int, warmup: int, steps: i
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
-    # what train_step reads of a run (kavan.training.trainer.Run): the rest of a run is not needed to time a step
+    # what train_step reads of a run (kavan.training.setup.Run): the rest of a run is not needed to time a step
     run = SimpleNamespace(net=model, config=config, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                           trainable=trainable, dist=single, target_stats=stats)
 

@@ -39,7 +39,8 @@ from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.data.loader import prepare_clips
 from kavan.models import KAVAN
 from kavan.training.losses import LossTargets, total_loss
-from kavan.training.trainer import frozen_encoder, train_split
+from kavan.training.setup import frozen_encoder
+from kavan.training.trainer import train_split
 
 ROWS = ["resnet50-lstm", "softatt-lstm", "resnet50-hslstm", "softatt-hslstm", "mtl-softatt-hslstm",
         "mtl-unsupatt-hslstm"]

@@ -9,7 +9,7 @@ from kavan.core.errors import KavanError
 from kavan.data.dataset import Dataset
 from kavan.experiments.ablation import AblationSettings, chance_metrics, run_ablation
 from kavan.training import metrics
-from kavan.training.trainer import split_ids
+from kavan.training.setup import split_ids
 
 
 def write_configs(folder):

@@ -7,7 +7,8 @@ import json
 
 import yaml
 
-from test_results_tables import REPO, benchmark
+from kavan.config import load_config
+from test_results_tables import benchmark
 
 
 def account():
@@ -15,8 +16,7 @@ def account():
 
 
 def test_each_probe_doubles_one_thing_of_the_base_config():
-    config = yaml.safe_load((REPO / "src" / "kavan" / "configs" / "bench" / "mtl-softatt-hslstm-glimpse.yaml")
-                            .read_text())
+    config = load_config("bench/mtl-softatt-hslstm-glimpse").to_dict()  # as a run folder's config.yaml holds it
     assert account().overrides(config, "steps") == ["train.min_steps=1500"]
     assert account().overrides(config, "capacity") == ["model.temporal.hidden=256"]
     assert account().overrides(config, "frames") == ["model.t=16", "model.temporal.node_length=8"]
@@ -25,14 +25,12 @@ def test_each_probe_doubles_one_thing_of_the_base_config():
 
 
 def test_the_half_split_keeps_the_test_gifs_and_every_other_training_gif(synth24, tmp_path):
-    from kavan.config import load_config
     from kavan.data.dataset import Dataset
-    from kavan.training.trainer import split_ids
+    from kavan.training.setup import split_ids
 
     base = tmp_path / "base"
     base.mkdir()
-    config = yaml.safe_load((REPO / "src" / "kavan" / "configs" / "bench" / "mtl-softatt-hslstm.yaml").read_text())
-    (base / "config.yaml").write_text(yaml.safe_dump(config))
+    (base / "config.yaml").write_text(yaml.safe_dump(load_config("bench/mtl-softatt-hslstm").to_dict()))
     half = json.loads(account().half_split(base, synth24, 1, tmp_path / "half.json").read_text())
     ids = split_ids(Dataset(synth24), load_config(base / "config.yaml"), 1, None)
     everything = sorted(ids.train + ids.val)

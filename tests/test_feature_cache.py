@@ -16,7 +16,7 @@ from kavan.data.feature_cache import FeatureCache, cache_key
 from kavan.data.loader import prepare_clips
 from kavan.data.transforms import FrameTransform
 from kavan.models import KAVAN
-from kavan.training.trainer import frozen_encoder
+from kavan.training.setup import frozen_encoder
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from kavan.models import KAVAN, parameter_counts, trainable_modules
 from kavan.models.backbone import Backbone
 from kavan.models.storage import load_model
 from kavan.training.checkpoint import load_checkpoint
-from kavan.training.trainer import parameter_groups
+from kavan.training.setup import parameter_groups
 
 # the tiny network's last module (MobileNetV2 features.18: 1x1 conv 320 -> 1280, BN, ReLU6) trains
 PARTLY = ("model.frozen=false", "model.frozen_until=features.17", "train.feature_cache=true")

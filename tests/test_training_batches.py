@@ -18,7 +18,7 @@ from kavan.media.sampling import tsn_indices
 from kavan.models import KAVAN
 from kavan.training.distributed import GlobalBatchSampler
 from kavan.training.losses import LossTargets, total_loss
-from kavan.training.trainer import frozen_encoder
+from kavan.training.setup import frozen_encoder
 
 
 @pytest.fixture(scope="module")

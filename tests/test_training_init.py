@@ -18,7 +18,7 @@ from kavan.core.tensorfile import write_safetensors
 from kavan.data.feature_cache import weights_sha256
 from kavan.models import KAVAN
 from kavan.models.storage import MODEL_FORMAT, load_model, save_model
-from kavan.training import trainer
+from kavan.training import setup, trainer
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.init_weights import apply_init, read_init, report_lines
 from kavan.training.trainer import train_split
@@ -149,15 +149,15 @@ def test_files_that_are_not_finite_models_or_checkpoints_are_refused(tmp_path):
 
 @pytest.fixture
 def spy_start(monkeypatch):
-    """The model's weights as the feature cache is keyed and filled (trainer._prepare_data), per run."""
+    """The model's weights as the feature cache is keyed and filled (setup._prepare_data), per run."""
     seen: list[dict[str, torch.Tensor]] = []
-    original = trainer._prepare_data
+    original = setup._prepare_data
 
     def prepare(dataset, ids, model, *args, **kwargs):
         seen.append({name: value.clone() for name, value in model.state_dict().items()})
         return original(dataset, ids, model, *args, **kwargs)
 
-    monkeypatch.setattr(trainer, "_prepare_data", prepare)
+    monkeypatch.setattr(setup, "_prepare_data", prepare)
     return seen
 
 

@@ -42,7 +42,8 @@ from kavan.experiments.reporting import render_results
 from kavan.training import metrics
 from kavan.training.evaluation import load_predictions
 from kavan.training.provenance import dataset_record, git_commit
-from kavan.training.trainer import split_ids, train_split
+from kavan.training.setup import split_ids
+from kavan.training.trainer import train_split
 
 log = logging.getLogger(__name__)
 
