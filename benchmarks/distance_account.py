@@ -14,7 +14,9 @@ split with one change (``PROBES``), written to DIR/<probe> (a finished probe is 
 - **half data**: half of the split's training GIFs (a split file with the same test GIFs): what does data buy?
 
 For each: the kept epoch's mean per-GIF nMSE on the training GIFs (the loss's regression term, with dropout), the lowest validation nMSE per
-emotion (the epoch train.select keeps) and the test nMSE per emotion of the kept model. Beside them
+emotion (the epoch train.select keeps) and the test nMSE per emotion of the kept model, split into the parts of the
+test GIFs with a face and of those without one (SynthGIF's groundtruth ``scenario``): per emotion, each part's
+squared error over the whole test set's spread, so the two parts add up to the test nMSE. Beside them
 ``--labels`` adds what a perfect reader of the hidden latents would score (benchmarks/error_anatomy.py's "labels
 allow", from its JSON). The probes choose nothing: no setting of a shipped row is changed because of them.
 """
@@ -28,6 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from _measure import measure_or_report
@@ -65,14 +68,29 @@ def half_split(base: Path, data: Path, split: int, out: Path) -> Path:
     return out
 
 
-def read_run(run: Path) -> dict:
+def parts(predicted: np.ndarray, target: np.ndarray, face: np.ndarray) -> tuple[float, float]:
+    """The test nMSE per emotion split into the face GIFs' and the face-less GIFs' parts (they add up to it):
+    mean over emotions of each part's Σ (ŷ − y)² over the whole set's Σ (y − ȳ)²."""
+    spread = ((target - target.mean(axis=0)) ** 2).sum(axis=0)
+    error = (predicted - target) ** 2
+    return float(np.mean(error[face].sum(axis=0) / spread)), float(np.mean(error[~face].sum(axis=0) / spread))
+
+
+def read_run(run: Path, kinds: dict[str, str] | None = None) -> dict:
     with open(run / "log.csv", newline="") as handle:
         log = list(csv.DictReader(handle))
     kept = min(log, key=lambda row: float(row["val_nmse_per_emotion"]))
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
-    return {"train_loss": float(kept["train_nmse"]), "val_nmse_per_emotion": float(kept["val_nmse_per_emotion"]),
-            "epoch": int(kept["epoch"]), "epochs": len(log), "n_train": metrics.get("n_train"),
-            "test_nmse_per_emotion": float(metrics["test"]["nmse_per_emotion"])}
+    out = {"train_loss": float(kept["train_nmse"]), "val_nmse_per_emotion": float(kept["val_nmse_per_emotion"]),
+           "epoch": int(kept["epoch"]), "epochs": len(log), "n_train": metrics.get("n_train"),
+           "test_nmse_per_emotion": float(metrics["test"]["nmse_per_emotion"])}
+    if kinds is not None:
+        from kavan.training.evaluation import load_predictions
+
+        predictions = load_predictions(run / "predictions.safetensors")
+        face = np.array([kinds[gif] != "no_face" for gif in predictions.ids])
+        out["test_face_part"], out["test_faceless_part"] = parts(predictions.intensities, predictions.targets, face)
+    return out
 
 
 def train(base: Path, data: Path, split: int, out: Path, sets: list[str], split_file: Path | None) -> None:
@@ -93,13 +111,14 @@ def measure(args: argparse.Namespace) -> dict:
     config = yaml.safe_load((base / "config.yaml").read_text(encoding="utf-8"))
     split = json.loads((base / "run.json").read_text(encoding="utf-8"))["split"]["index"]
     work.mkdir(parents=True, exist_ok=True)
-    rows = {"base": {"change": "none (the run itself)", **read_run(base)}}
+    kinds = scenarios(data)
+    rows = {"base": {"change": "none (the run itself)", **read_run(base, kinds)}}
     for probe, change in PROBES.items():
         folder = work / probe.replace(" ", "-")
         split_file = half_split(base, data, split, work / "half-split.json") if probe == "half data" else None
         sets = overrides(config, probe)
         train(base, data, split, folder, sets, split_file)
-        rows[probe] = {"change": change, "set": sets, **read_run(folder)}
+        rows[probe] = {"change": change, "set": sets, **read_run(folder, kinds)}
     result = {"data": data.name, "split": split, "row": base.parent.name, "probes": rows}
     if args.labels:
         anatomy = json.loads(Path(args.labels).read_text(encoding="utf-8"))
@@ -107,17 +126,24 @@ def measure(args: argparse.Namespace) -> dict:
     return result
 
 
+def scenarios(data: Path) -> dict[str, str]:
+    """Each GIF's SynthGIF scenario (no_face, one_face, two_faces)."""
+    lines = (data / "groundtruth" / "gifs.jsonl").read_text(encoding="utf-8").splitlines()
+    return {record["id"]: record["scenario"] for record in map(json.loads, lines)}
+
+
 def table(result: dict) -> str:
     lines = [f"| `{result['row']}` on `{result['data']}`, split {result['split']} | training GIFs | training loss "
-             "(per-GIF nMSE) | validation nMSE per emotion (epoch kept) | test nMSE per emotion |",
-             "|---|---|---|---|---|"]
+             "(per-GIF nMSE) | validation nMSE per emotion (epoch kept) | test nMSE per emotion | of which: face "
+             "GIFs | face-less GIFs |", "|---|---|---|---|---|---|---|"]
     for name, row in result["probes"].items():
         lines.append(f"| {name}: {row['change']} | {row['n_train'] if row['n_train'] is not None else '-'} | "
                      f"{row['train_loss']:.3f} | {row['val_nmse_per_emotion']:.3f} ({row['epoch']} of "
-                     f"{row['epochs']}) | {row['test_nmse_per_emotion']:.3f} |")
+                     f"{row['epochs']}) | {row['test_nmse_per_emotion']:.3f} | {row['test_face_part']:.3f} | "
+                     f"{row['test_faceless_part']:.3f} |")
     if "labels_allow" in result:
         lines.append(f"| what the labels allow (a ridge from the true latents) | - | - | - | "
-                     f"{result['labels_allow']:.3f} |")
+                     f"{result['labels_allow']:.3f} | - | - |")
     return "\n".join(lines) + "\n"
 
 

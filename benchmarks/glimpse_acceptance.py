@@ -7,6 +7,11 @@ that order, those present), and prints per set the mean nMSE per emotion and acc
 row and the strongest baseline of each kind, and the glimpse row's Holm-adjusted verdicts in nMSE per emotion
 against the colour histogram and against the full model (kavan.experiments.claims.check_beyond_paper).
 tests/test_results_tables.py checks that the docs' block is what this prints.
+
+A run made with the glimpse row alone (``glimpse-default-7301``) takes the full model's row from the set's own
+acceptance run (``COMPANIONS``), checked to be the same dataset (fingerprint) on the same splits (split settings
+and split indices): every row of an ablation trains on its own from its own seed, so the pair is what one run of
+both rows would hold, and the paired test compares them split by split.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 FOLDER = Path(__file__).resolve().parents[1] / "docs" / "results" / "acceptance"
 NAMES = ("setS-7411", "glimpse-setA-7311", "glimpse-default-7301")
 ROWS = ("mtl-softatt-hslstm", "mtl-softatt-hslstm-glimpse", "colour_histogram", "face_expression_ridge")
+COMPANIONS = {"glimpse-default-7301": "default-7301"}
 VERSUS = {"colour_histogram": "the glimpse row beats colour histogram + ridge",
           "mtl-softatt-hslstm": "the glimpse row beats the full model (MTL Soft-Att + HS-LSTM)"}
 
@@ -39,6 +45,22 @@ def verdict(claims: dict, text: str) -> str:
     return f"{decided} {numbers[numbers.index('('):]}"
 
 
+def with_companion(results: dict, name: str, folder: Path) -> dict:
+    """``results`` with the full model's row of its companion run added, when it lacks one (a KeyError-free no-op
+    otherwise); ValueError when the companion is another dataset or other splits."""
+    rows = {row["name"] for row in results["rows"]}
+    if ROWS[0] in rows or name not in COMPANIONS:
+        return results
+    other = json.loads((folder / f"{COMPANIONS[name]}.json").read_text(encoding="utf-8"))
+    for key in ("split_source", "splits"):
+        if other[key] != results[key]:
+            raise ValueError(f"{COMPANIONS[name]} and {name} differ in {key}")
+    if other["dataset"]["fingerprint"] != results["dataset"]["fingerprint"]:
+        raise ValueError(f"{COMPANIONS[name]} and {name} are not the same dataset")
+    full = next(row for row in other["rows"] if row["name"] == ROWS[0])
+    return {**results, "rows": [*results["rows"], full]}
+
+
 def table(folder: Path = FOLDER) -> str:
     from kavan.experiments.claims import check_beyond_paper
 
@@ -49,7 +71,7 @@ def table(folder: Path = FOLDER) -> str:
         path = folder / f"{name}.json"
         if not path.is_file():
             continue
-        results = json.loads(path.read_text(encoding="utf-8"))
+        results = with_companion(json.loads(path.read_text(encoding="utf-8")), name, folder)
         rows = {row["name"]: row for row in results["rows"]}
         claims = {claim.text: claim for claim in check_beyond_paper(results)}
         cells = [cell(rows.get(row)) for row in ROWS]

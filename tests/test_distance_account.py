@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from kavan.config import load_config
@@ -37,3 +38,21 @@ def test_the_half_split_keeps_the_test_gifs_and_every_other_training_gif(synth24
     assert half["test"] == ids.test
     assert half["train"] == everything[::2] and len(half["train"]) == (len(everything) + 1) // 2
     assert not set(half["train"]) & set(half["test"])
+
+
+def test_the_face_and_face_less_parts_add_up_to_the_test_nmse():
+    import numpy as np
+
+    from kavan.training.metrics import nmse_per_emotion
+
+    rng = np.random.default_rng(0)
+    target = rng.random((10, 17))
+    predicted = target.copy()
+    predicted[7:] = target[7:] + 0.3       # only the last three (face-less) GIFs are wrong
+    face = np.arange(10) < 7
+    face_part, faceless_part = account().parts(predicted, target, face)
+    assert face_part == 0.0 and faceless_part > 0
+    assert face_part + faceless_part == pytest.approx(nmse_per_emotion(predicted, target))
+    # by hand for one emotion: 3 * 0.09 over the spread of the column, averaged over the 17 columns
+    spread = ((target - target.mean(axis=0)) ** 2).sum(axis=0)
+    assert faceless_part == pytest.approx(np.mean(3 * 0.09 / spread))
