@@ -7,6 +7,7 @@ lazy import inside a function counts as much as one at the top of a file.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,28 @@ def test_the_parts_a_newcomer_looks_for_are_where_docs_architecture_says(where):
     module, name = where.split(":")
     assert hasattr(importlib.import_module(module), name)
     assert f"{module}" in (PACKAGE.parents[1] / "docs" / "architecture.md").read_text()
+
+
+def declared_imports(layer: str) -> set[str]:
+    """The packages a layer's docstring says it may import: the ``kavan.<name>`` words between "May import:" and the
+    first bracket, semicolon or full stop; "every package below it" for all the layers under it; "nothing" for none."""
+    init = PACKAGE.parent / layer.replace(".", "/") / "__init__.py"
+    if not init.exists():
+        init = init.parent.with_suffix(".py")
+    doc = ast.get_docstring(ast.parse(init.read_text()))
+    text = re.search(r"May import: (.*?)(?:[(;]|\.\s|\.$)", doc, re.S).group(1)
+    if text.startswith("every package below it"):
+        return set(LAYERS[:LAYERS.index(layer)])
+    if text.startswith("nothing"):
+        return set()
+    return set(re.findall(r"kavan\.[a-z_]+", text))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_imports_are_those_the_package_declares(path):
+    own = LAYERS[layer_of(module_name(path))]
+    allowed = declared_imports(own) | {own}
+    undeclared = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}, but {own} declares only "
+                  f"{', '.join(sorted(allowed - {own})) or 'nothing'}" for line, target in imports(path)
+                  if target != "kavan.__version__" and LAYERS[layer_of(target)] not in allowed]
+    assert not undeclared, "\n".join(undeclared)

@@ -17,7 +17,8 @@ regression standardises the features) and
 GIFs, predictions for the test GIFs; ``run_baseline`` adds the paper's metrics (kavan.training.metrics).
 docs/baselines.md has the details.
 
-May import: kavan.core, kavan.media, kavan.data and kavan.training (for its metrics); the layers below those too.
+May import: kavan.core, kavan.media, kavan.data, kavan.models and kavan.training: the FER2013 network and the ridge
+regression of kavan.models, the metrics of kavan.training.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The `kavan` command line: one entry point, one sub-command per public module of this package (``kavan.cli.train``
 is ``kavan train``); modules whose name starts with ``_`` hold shared helpers.
 
-May import: every other package (the top layer); nothing in kavan imports it. Each command module imports its
+May import: every package below it (it is the top layer); nothing in kavan imports it. Each command module imports its
 library code inside ``run``, so ``kavan --help`` stays fast.
 """
 

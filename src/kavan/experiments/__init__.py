@@ -9,6 +9,6 @@ localisation, the demo, and what a config builds.
 - ``config_sources`` and ``describe``: which values the paper states, and what a config builds;
 - ``demo``: `kavan demo`, a SynthGIF set through the whole pipeline with its pictures.
 
-May import: every package below kavan.serve (core, labels, media, keypoints, config, data, synth, models,
-predict, training, baselines).
+May import: every package below it (core, labels, media, keypoints, config, data, synth, models, predict,
+training, baselines).
 """

@@ -9,7 +9,7 @@ GIFGIF-style pairwise questions into a dataset's votes.csv).
 
 The demo's names are imported on first use, so that the labelling page starts without importing torch.
 
-May import: everything below it except kavan.cli (it uses kavan.predict, kavan.labels and kavan.media).
+May import: every package below it (it uses kavan.predict, kavan.labels and kavan.media).
 """
 
 from __future__ import annotations
