@@ -19,6 +19,7 @@ PACKAGE = Path(kavan.__file__).resolve().parent
 # Bottom to top. A module may import from its own package and from any package listed above it.
 LAYERS = [
     "kavan.core",
+    "kavan.assets",
     "kavan.labels",
     "kavan.media",
     "kavan.keypoints",

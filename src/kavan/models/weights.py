@@ -6,7 +6,7 @@ A weights option is one string:
 - ``torchvision`` or ``torchvision:<ENUM>``: torchvision's weights API (``DEFAULT`` or e.g. ``IMAGENET1K_V1``);
   torchvision downloads the file on first use, so this is for machines that are online;
 - ``offline-mobilenet-v2``: torchvision's own ImageNet MobileNetV2 file, ``mobilenet_v2-b0353104.pth``, installed
-  once by ``kavan assets fetch`` (kavan.core.assets) and checked against its SHA-256 before loading;
+  once by ``kavan assets fetch`` (kavan.assets) and checked against its SHA-256 before loading;
 - anything else: the path of a local classification checkpoint, ``.pth``/``.pt`` (read with
   ``torch.load(weights_only=True)``, which never unpickles code) or ``.safetensors``.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from kavan.core.assets import ASSETS, asset_path
+from kavan.assets import ASSETS, asset_path
 from kavan.core.errors import KavanError
 from kavan.core.tensorfile import sha256_of
 

@@ -10,6 +10,10 @@ At run time ``asset_path`` looks in, in order: ``$KAVAN_ASSETS`` (when set), ``<
 (the environment's own folder, where ``make`` puts them) and ``~/.cache/kavan/assets`` (``$XDG_CACHE_HOME``
 respected). A file is used only if its SHA-256 is the expected one; a missing or altered file is a KavanError
 that names the file and the command that fetches it.
+
+A layer of its own, just above kavan.core: the one module that runs pip and reaches a package registry.
+
+May import: kavan.core.
 """
 
 from __future__ import annotations
