@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from kavan.experiments.demo import real_gif_folder
+from kavan.showcase.demo import real_gif_folder
 
 
 def device_name(device: str) -> str:

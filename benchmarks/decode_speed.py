@@ -21,9 +21,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from kavan.experiments.demo import real_gif_folder
 from kavan.media.decode import iter_frames, probe, read_frames
 from kavan.media.sampling import tsn_indices
+from kavan.showcase.demo import real_gif_folder
 
 
 def fastest(run: Callable[[], object], repeat: int) -> float:

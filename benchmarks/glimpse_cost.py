@@ -29,8 +29,8 @@ import torch
 
 from _measure import cpu_seconds, measure_or_report
 from kavan.config import config_file
-from kavan.experiments.demo import real_gif_folder
 from kavan.predict import BatchSettings, load, predict_files
+from kavan.showcase.demo import real_gif_folder
 from predict_speed import memory, random_model_file
 
 

@@ -34,11 +34,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from _measure import iou
-from kavan.experiments.demo import real_gif_folder
 from kavan.keypoints.backends import Estimator
 from kavan.keypoints.config import KeypointConfig
 from kavan.keypoints.landmarks import MIRROR
 from kavan.media.decode import iter_frames
+from kavan.showcase.demo import real_gif_folder
 
 DRAW_FRAMES = {"folgers-decaffeinated.gif": (10, 40, 44, 60, 100), "dis-good.gif": (8,), "like-a-boss.gif": (2, 14),
                "what-is-this.gif": (15,), "gob-magic.gif": (9,), "a-bold-claim.gif": (30,)}

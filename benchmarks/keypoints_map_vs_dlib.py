@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from _measure import iou
-from kavan.experiments.demo import real_gif_folder
 from kavan.keypoints.backends.dlib68 import model_path
 from kavan.keypoints.backends.mediapipe_mesh import FaceMesh
 from kavan.keypoints.mapping import mesh_to_layout
 from kavan.media.decode import iter_frames
+from kavan.showcase.demo import real_gif_folder
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from _measure import measure_or_report
-from kavan.experiments.demo import real_gif_folder
+from kavan.showcase.demo import real_gif_folder
 
 ORT_ONLY = ("onnxruntime", "numpy", "protobuf", "flatbuffers", "sympy", "mpmath", "packaging", "coloredlogs",
             "humanfriendly")

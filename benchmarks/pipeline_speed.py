@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from _measure import measure_or_report
-from kavan.experiments.demo import real_gif_folder
+from kavan.showcase.demo import real_gif_folder
 
 
 def timed(function, passes: int) -> float:

@@ -51,8 +51,8 @@ import torch
 from PIL import Image
 
 from _measure import cpu_seconds
-from kavan.experiments.demo import real_gif_folder
 from kavan.predict import BatchSettings, load, predict_files
+from kavan.showcase.demo import real_gif_folder
 
 
 def load_average() -> str:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from _measure import measure_or_report
-from kavan.experiments.demo import real_gif_folder
+from kavan.showcase.demo import real_gif_folder
 
 RAY_WORKER_NICENESS = 15
 

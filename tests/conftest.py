@@ -40,7 +40,7 @@ import pytest
 from helpers.keypoint_estimators import dlib_estimator, estimator  # noqa: F401 (fixtures shared by the keypoint tests)
 from helpers.predict_model import write_tiny_model
 from helpers.training_data import make_synth
-from kavan.experiments.demo import real_gif_folder
+from kavan.showcase.demo import real_gif_folder
 
 # $KAVAN_REAL_GIFS, else the shared folder beside the checkout, else where the workplace keeps it (a clone elsewhere)
 _SHARED = (Path(__file__).resolve().parents[2] / "shared" / "data" / "real-gifs", Path("/work/shared/data/real-gifs"))

@@ -31,6 +31,7 @@ LAYERS = [
     "kavan.training",
     "kavan.baselines",
     "kavan.experiments",
+    "kavan.showcase",
     "kavan.serve",
     "kavan.cli",
 ]

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from kavan.config import SHIPPED_DIR
-from kavan.experiments.demo import DemoSettings, run_demo
 from kavan.models.storage import load_model
+from kavan.showcase.demo import DemoSettings, run_demo
 
 BENCH = SHIPPED_DIR / "bench"
 ROWS = (BENCH / "resnet50-lstm.yaml", BENCH / "mtl-softatt-hslstm.yaml")

@@ -60,7 +60,7 @@ def test_describe_prints_counts_that_follow_from_the_architecture(capsys, monkey
 
 
 def test_describe_says_where_a_benchmark_config_leaves_the_paper():
-    from kavan.experiments.describe import describe
+    from kavan.showcase.describe import describe
 
     stated = describe(SHIPPED_DIR / "bench" / "mtl-softatt-hslstm.yaml")["sources"]["stated_by_paper"]
     departs = sorted(key for key, entry in stated.items() if not entry["follows_paper"])

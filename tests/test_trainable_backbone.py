@@ -14,10 +14,10 @@ from kavan.config import SHIPPED_DIR, load_config
 from kavan.core.errors import KavanError
 from kavan.data.feature_cache import cache_key, weights_sha256
 from kavan.experiments.ablation import PAPER_ROWS, default_configs
-from kavan.experiments.describe import describe
 from kavan.models import KAVAN, parameter_counts, trainable_modules
 from kavan.models.backbone import Backbone
 from kavan.models.storage import load_model
+from kavan.showcase.describe import describe
 from kavan.training.checkpoint import load_checkpoint
 from kavan.training.setup import parameter_groups
 

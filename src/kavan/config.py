@@ -13,7 +13,7 @@ defaults only the architecture (ResNet-50 trained end to end, T = 8 TSN frames, 
 segments of 4 frames) and the split protocol (5 random 80/20 splits) are the paper's; the rest are project
 defaults. The numbers the paper lost (attention size, hidden size, loss weights, margin, dropout) are justified
 in docs/model.md; the ``data`` and ``train`` sections (batches, augmentation, feature cache, optimiser), none of
-whose numbers the paper gives, in docs/training.md. kavan.experiments.config_sources says for a config which values
+whose numbers the paper gives, in docs/training.md. kavan.showcase.config_sources says for a config which values
 are which.
 
 May import: kavan.core and kavan.keypoints (the heatmap settings are a section of the config).

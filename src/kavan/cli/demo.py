@@ -1,4 +1,4 @@
-"""`kavan demo`: what `make demo` runs (see kavan.experiments.demo)."""
+"""`kavan demo`: what `make demo` runs (see kavan.showcase.demo)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan.experiments.demo import DemoSettings, real_gif_folder, run_demo
+    from kavan.showcase.demo import DemoSettings, real_gif_folder, run_demo
 
     settings = DemoSettings(out=args.out, real_gifs=args.real_gifs or real_gif_folder(), config=args.config,
                             n_synth=args.n, seed=args.seed, workers=args.workers, splits=args.splits,

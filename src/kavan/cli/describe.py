@@ -6,7 +6,7 @@ The model is built with backbone weights ``none`` whatever the config says, so d
 downloads or reads a weights file; the counts do not depend on the weights. ``sources`` says which config
 values the paper states (and whether this config follows them), which switches make the config one of the
 paper's table rows, and which values are project defaults: all training hyper-parameters are
-(kavan.experiments.config_sources).
+(kavan.showcase.config_sources).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kavan.experiments.describe import describe, describe_model
+    from kavan.showcase.describe import describe, describe_model
 
     report = describe(args.config) if args.config is not None else describe_model(args.model)
     json.dump(report, sys.stdout, indent=2)

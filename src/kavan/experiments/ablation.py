@@ -64,7 +64,7 @@ BEYOND_PAPER_LABELS = {
     "mtl-softatt-hslstm-glimpse": "MTL Soft-Att + HS-LSTM + face glimpses (beyond the paper)",
 }
 # "paper": the paper's architecture (ResNet-50 end to end) with project-default hyper-parameters; the paper gives
-# no training hyper-parameters (kavan.experiments.config_sources)
+# no training hyper-parameters (kavan.showcase.config_sources)
 # "bench-trainable": bench with the backbone's last block trained on a cache of the frozen rest (six paper rows)
 # the rows every setting has; the parameter-matched rows are optional
 PAPER_ROWS = ("resnet50-lstm", "softatt-lstm", "resnet50-hslstm", "softatt-hslstm", "mtl-softatt-hslstm",

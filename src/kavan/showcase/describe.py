@@ -1,5 +1,5 @@
 """What a config builds: the resolved config, parameter counts per module, which modules train, the backbone's
-feature shape, and which values the paper states (kavan.experiments.config_sources); for a model file (or a
+feature shape, and which values the paper states (kavan.showcase.config_sources); for a model file (or a
 training checkpoint), the same for its config plus where its weights come from.
 
 The model is built with backbone weights ``none`` whatever the config says, so describing a config never
@@ -18,9 +18,9 @@ from typing import Any
 from kavan.config import KavanConfig, from_mapping, load_config
 from kavan.core.errors import KavanError
 from kavan.core.tensorfile import read_header, sha256_of
-from kavan.experiments.config_sources import config_sources
 from kavan.models import KAVAN, parameter_counts, trainable_modules
 from kavan.models.storage import MODEL_FORMAT
+from kavan.showcase.config_sources import config_sources
 from kavan.training.checkpoint import CHECKPOINT_FORMAT
 from kavan.training.init_weights import lineage, lineage_text
 

@@ -158,7 +158,7 @@ def heatmap_sheet(dataset_dir: Path, out_png: Path, t: int, n_gifs: int = 4, k: 
 def run_demo(settings: DemoSettings) -> dict[str, str]:
     """Run every step; returns the files written, by name."""
     from kavan.data.check import check_dataset
-    from kavan.experiments.describe import describe
+    from kavan.showcase.describe import describe
     from kavan.synth import PRESETS, generate_dataset
     from kavan.synth.preview import write_preview
 
