@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 # The web demo's end-to-end test drives Debian's Chromium through ChromeDriver. Installed here when missing and
 # possible (root with apt-get); otherwise that one test is skipped and says why.
