@@ -30,12 +30,12 @@ busy machine.
 
 ``make test`` runs the suite on every core (pytest-xdist: ``-n auto --dist loadfile``, one test file's tests on one
 worker). Each worker builds its own session fixtures in its own temporary folder, so no folder or model file is
-shared between processes, and each worker's torch takes its share of the cores (``pytest_configure``).
+shared between processes. The workers' torch keeps its default threads: the numbers a test compares (a resumed
+prediction against an uninterrupted one) are then those of a serial run.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,15 +50,6 @@ from kavan.showcase.demo import real_gif_folder
 # $KAVAN_REAL_GIFS, else the shared folder beside the checkout, else where the workplace keeps it (a clone elsewhere)
 _SHARED = (Path(__file__).resolve().parents[2] / "shared" / "data" / "real-gifs", Path("/work/shared/data/real-gifs"))
 REAL_GIF_DIR = real_gif_folder() or next((p for p in _SHARED if any(p.glob("*.gif"))), None)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist, each worker's torch uses its share of the cores, not all of them."""
-    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    if workers:
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 @pytest.fixture(scope="session")

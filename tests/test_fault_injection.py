@@ -26,9 +26,12 @@ GOOD = tuple(f"good-{k}" for k in range(8))  # enough that every split keeps usa
 # peak RSS of one command over the whole corpus: torch and the tiny model take about 0.5 GB; a file that got past
 # the limits (a 65535² canvas is 17 GB of RGBA) would blow far past this
 RSS_LIMIT_MB = 1500
-# run a command in a fresh interpreter and report its peak RSS (kB) on the last line of stderr
-RUN_AND_MEASURE = ("import resource, sys\nfrom kavan.cli import main\ncode = main(sys.argv[1:])\n"
-                   "print('peak-rss-kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+# run a command in a fresh interpreter and report its peak RSS (kB) on the last line of stderr: VmHWM, the high-water
+# mark of the interpreter's own memory (getrusage's ru_maxrss would start from the forking parent's, a test worker
+# that may have grown to gigabytes)
+RUN_AND_MEASURE = ("import sys\nfrom kavan.cli import main\ncode = main(sys.argv[1:])\n"
+                   "peak = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+                   "print('peak-rss-kb', peak, file=sys.stderr)\n"
                    "sys.exit(code)")
 
 
