@@ -126,3 +126,8 @@ def test_the_glimpse_acceptance_table_is_the_benchmarks_report():
 def test_the_distance_account_table_is_the_benchmarks_report():
     result = json.loads((REPO / "docs" / "results" / "glimpse" / "account-default-7301.json").read_text())
     assert docs_block("results.md", "distance-account") == benchmark("distance_account").table(result)
+
+
+def test_the_cut_choice_table_is_the_benchmarks_report():
+    result = json.loads((REPO / "docs" / "results" / "cut" / "choice-default-7301.json").read_text())
+    assert docs_block("results.md", "cut-choice") == benchmark("cut_choice").table(result)
