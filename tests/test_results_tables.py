@@ -131,3 +131,8 @@ def test_the_distance_account_table_is_the_benchmarks_report():
 def test_the_cut_choice_table_is_the_benchmarks_report():
     result = json.loads((REPO / "docs" / "results" / "cut" / "choice-default-7301.json").read_text())
     assert docs_block("results.md", "cut-choice") == benchmark("cut_choice").table(result)
+
+
+def test_the_suite_time_table_is_the_benchmarks_report():
+    result = json.loads((REPO / "docs" / "results" / "suite-time.json").read_text())
+    assert docs_block("architecture.md", "suite-time") == benchmark("suite_time").table(result)
