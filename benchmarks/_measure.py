@@ -1,9 +1,10 @@
-"""What several benchmark scripts measure the same way: the CPU time a process and its workers used, and the
-overlap of two boxes. Imported as ``from _measure import ...`` (a script's own folder is on its import path)."""
+"""What several benchmark scripts measure the same way: the CPU time a process and its workers used, the
+overlap of two boxes, the epoch a training run kept, and the ``--out`` / ``--report`` pair of a results script. Imported as ``from _measure import ...`` (a script's own folder is on its import path)."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import resource
 from collections.abc import Callable
@@ -23,6 +24,21 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
     inter = float(np.prod(np.clip(hi - lo, 0, None)))
     return inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter)
+
+
+def kept_epoch(run: Path) -> tuple[dict[str, str], int]:
+    """The log.csv row of the epoch a run kept (train.select best_val: the lowest validation nMSE per emotion) and
+    the number of epochs it ran."""
+    with open(Path(run) / "log.csv", newline="") as handle:
+        log = list(csv.DictReader(handle))
+    return min(log, key=lambda row: float(row["val_nmse_per_emotion"])), len(log)
+
+
+def add_result_options(parser: argparse.ArgumentParser) -> None:
+    """``--out`` (write the numbers to a JSON file) and ``--report`` (print the table of such a file), the two options
+    ``measure_or_report`` reads."""
+    parser.add_argument("--out", help="write the numbers to this JSON file")
+    parser.add_argument("--report", help="print the table of a JSON file written by --out, measuring nothing")
 
 
 def measure_or_report(args: argparse.Namespace, measure: Callable[[argparse.Namespace], dict],

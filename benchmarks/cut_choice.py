@@ -14,20 +14,18 @@ Test GIFs are not read.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
-from _measure import measure_or_report
+from _measure import add_result_options, kept_epoch, measure_or_report
 
 FULL_MODEL = "mtl-softatt-hslstm"
 
 
-def kept_epoch(run: Path) -> dict:
-    with open(run / "log.csv", newline="") as handle:
-        log = list(csv.DictReader(handle))
-    best = min(log, key=lambda row: float(row["val_nmse_per_emotion"]))
+def kept(run: Path) -> dict:
+    """The kept epoch's validation numbers of one run."""
+    best, epochs = kept_epoch(run)
     return {"val_nmse_per_emotion": float(best["val_nmse_per_emotion"]), "val_accuracy": float(best["val_accuracy"]),
-            "epoch": int(best["epoch"]), "epochs": len(log)}
+            "epoch": int(best["epoch"]), "epochs": epochs}
 
 
 def choose(cuts: dict[str, dict[str, dict]]) -> str:
@@ -38,7 +36,7 @@ def choose(cuts: dict[str, dict[str, dict]]) -> str:
 def measure(args: argparse.Namespace) -> dict:
     cuts = {}
     for folder in sorted(p for p in Path(args.runs).iterdir() if p.is_dir()):
-        runs = {run.name: kept_epoch(run) for run in sorted(folder.iterdir()) if (run / "log.csv").is_file()}
+        runs = {run.name: kept(run) for run in sorted(folder.iterdir()) if (run / "log.csv").is_file()}
         if runs:
             cuts[folder.name] = runs
     return {"cuts": cuts, "chosen": choose(cuts)}
@@ -58,8 +56,7 @@ def table(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", help="the folder of cut folders of run folders")
-    parser.add_argument("--out", help="write the numbers to this JSON file")
-    parser.add_argument("--report", help="print the table of a JSON file written by --out, measuring nothing")
+    add_result_options(parser)
     measure_or_report(parser.parse_args(), measure, table)
 
 

@@ -24,7 +24,6 @@ allow", from its JSON). The probes choose nothing: no setting of a shipped row i
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -33,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from _measure import measure_or_report
+from _measure import add_result_options, kept_epoch, measure_or_report
+from error_anatomy import scenarios
 
 PROBES = {
     "steps": "twice the optimiser steps",
@@ -77,12 +77,10 @@ def parts(predicted: np.ndarray, target: np.ndarray, face: np.ndarray) -> tuple[
 
 
 def read_run(run: Path, kinds: dict[str, str] | None = None) -> dict:
-    with open(run / "log.csv", newline="") as handle:
-        log = list(csv.DictReader(handle))
-    kept = min(log, key=lambda row: float(row["val_nmse_per_emotion"]))
+    kept, epochs = kept_epoch(run)
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     out = {"train_loss": float(kept["train_nmse"]), "val_nmse_per_emotion": float(kept["val_nmse_per_emotion"]),
-           "epoch": int(kept["epoch"]), "epochs": len(log), "n_train": metrics.get("n_train"),
+           "epoch": int(kept["epoch"]), "epochs": epochs, "n_train": metrics.get("n_train"),
            "test_nmse_per_emotion": float(metrics["test"]["nmse_per_emotion"])}
     if kinds is not None:
         from kavan.training.evaluation import load_predictions
@@ -126,12 +124,6 @@ def measure(args: argparse.Namespace) -> dict:
     return result
 
 
-def scenarios(data: Path) -> dict[str, str]:
-    """Each GIF's SynthGIF scenario (no_face, one_face, two_faces)."""
-    lines = (data / "groundtruth" / "gifs.jsonl").read_text(encoding="utf-8").splitlines()
-    return {record["id"]: record["scenario"] for record in map(json.loads, lines)}
-
-
 def table(result: dict) -> str:
     lines = [f"| `{result['row']}` on `{result['data']}`, split {result['split']} | training GIFs | training loss "
              "(per-GIF nMSE) | validation nMSE per emotion (epoch kept) | test nMSE per emotion | of which: face "
@@ -153,8 +145,7 @@ def main() -> None:
     parser.add_argument("--base", help="a finished run folder (ABLATION_OUT/<row>/split-<k>)")
     parser.add_argument("--work", help="where the probes' run folders go")
     parser.add_argument("--labels", help="an error_anatomy.py JSON of the same set, for the labels' ceiling")
-    parser.add_argument("--out", help="write the numbers to this JSON file")
-    parser.add_argument("--report", help="print the table of a JSON file written by --out, measuring nothing")
+    add_result_options(parser)
     measure_or_report(parser.parse_args(), measure, table)
 
 

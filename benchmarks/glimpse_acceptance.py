@@ -35,14 +35,10 @@ def cell(row: dict | None) -> str:
 
 
 def verdict(claims: dict, text: str) -> str:
-    """The nMSE part of one beyond-the-paper claim, as its evidence gives it: "holds (+0.118, won 5/5, noise bar
-    ±0.065, p 0.0075, Holm p 0.0311)"."""
+    """The nMSE part of one beyond-the-paper claim: "holds (+0.118, won 5/5, noise bar ±0.065, p 0.0075, Holm p
+    0.0311)"."""
     claim = claims.get(text)
-    if claim is None:
-        return "-"
-    nmse = claim.evidence.split("nMSE per emotion ", 1)[1].split("; ", 1)[0]  # "0.866 vs 0.983 (...): holds"
-    numbers, decided = nmse.rsplit(": ", 1)
-    return f"{decided} {numbers[numbers.index('('):]}"
+    return "-" if claim is None else dict(claim.metrics)["nMSE per emotion"]
 
 
 def with_companion(results: dict, name: str, folder: Path) -> dict:

@@ -13,20 +13,17 @@ never test GIFs.
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
 
-from _measure import measure_or_report
+from _measure import add_result_options, kept_epoch, measure_or_report
 
 
 def best_validation(run: Path) -> tuple[float, int, int]:
     """(lowest validation nMSE per emotion, its epoch, epochs run) of a run folder's log.csv."""
-    with open(run / "log.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    best = min(rows, key=lambda row: float(row["val_nmse_per_emotion"]))
-    return float(best["val_nmse_per_emotion"]), int(best["epoch"]), len(rows)
+    best, epochs = kept_epoch(run)
+    return float(best["val_nmse_per_emotion"]), int(best["epoch"]), epochs
 
 
 def predicted_validation(run: Path, data: Path, split: int) -> float:
@@ -86,8 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="the development dataset folder")
     parser.add_argument("--runs", help="the ablation's output folder")
-    parser.add_argument("--out", help="write the numbers to this JSON file")
-    parser.add_argument("--report", help="print the table of a JSON file written by --out, measuring nothing")
+    add_result_options(parser)
     measure_or_report(parser.parse_args(), measure, table)
 
 

@@ -27,7 +27,7 @@ import time
 
 import torch
 
-from _measure import cpu_seconds, measure_or_report
+from _measure import add_result_options, cpu_seconds, measure_or_report
 from kavan.config import config_file
 from kavan.predict import BatchSettings, load, predict_files
 from kavan.showcase.demo import real_gif_folder
@@ -110,8 +110,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--frames", type=int, default=1000, help="0: skip the memory probe")
-    parser.add_argument("--out", help="write the numbers to this JSON file")
-    parser.add_argument("--report", help="print the table of a JSON file written by --out, measuring nothing")
+    add_result_options(parser)
     measure_or_report(parser.parse_args(), measure, table)
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _measure import measure_or_report
+from _measure import add_result_options, measure_or_report
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = {"make test (-n auto --dist loadfile)": ["-n", "auto", "--dist", "loadfile"], "serial": ["-p", "no:xdist"]}
@@ -58,8 +58,7 @@ def table(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-serial", action="store_true", help="time only the make test run")
-    parser.add_argument("--out", help="write the numbers to this JSON file")
-    parser.add_argument("--report", help="print the table of a JSON file written by --out, measuring nothing")
+    add_result_options(parser)
     measure_or_report(parser.parse_args(), measure, table)
 
 

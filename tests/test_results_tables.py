@@ -109,30 +109,21 @@ def test_the_pipeline_table_is_the_benchmarks_report():
     assert all(row["ratio"] == row["end_to_end_s"] / max(row["decode_s"], row["model_s"]) for row in result["rows"])
 
 
-def test_the_glimpse_choice_table_is_the_benchmarks_report():
-    result = json.loads((REPO / "docs" / "results" / "glimpse" / "choice-dev9012.json").read_text())
-    assert docs_block("results.md", "glimpse-choice") == benchmark("glimpse_choice").table(result)
-
-
-def test_the_glimpse_cost_table_is_the_benchmarks_report():
-    result = json.loads((REPO / "docs" / "results" / "glimpse" / "cost.json").read_text())
-    assert docs_block("results.md", "glimpse-cost") == benchmark("glimpse_cost").table(result)
-
-
 def test_the_glimpse_acceptance_table_is_the_benchmarks_report():
     assert docs_block("results.md", "glimpse-acceptance") == benchmark("glimpse_acceptance").table()
 
 
-def test_the_distance_account_table_is_the_benchmarks_report():
-    result = json.loads((REPO / "docs" / "results" / "glimpse" / "account-default-7301.json").read_text())
-    assert docs_block("results.md", "distance-account") == benchmark("distance_account").table(result)
+# (doc, block marker, benchmark script, its committed JSON under docs/results/): each block is its script's --report
+REPORTS = [
+    ("results.md", "glimpse-choice", "glimpse_choice", "glimpse/choice-dev9012.json"),
+    ("results.md", "glimpse-cost", "glimpse_cost", "glimpse/cost.json"),
+    ("results.md", "distance-account", "distance_account", "glimpse/account-default-7301.json"),
+    ("results.md", "cut-choice", "cut_choice", "cut/choice-default-7301.json"),
+    ("architecture.md", "suite-time", "suite_time", "suite-time.json"),
+]
 
 
-def test_the_cut_choice_table_is_the_benchmarks_report():
-    result = json.loads((REPO / "docs" / "results" / "cut" / "choice-default-7301.json").read_text())
-    assert docs_block("results.md", "cut-choice") == benchmark("cut_choice").table(result)
-
-
-def test_the_suite_time_table_is_the_benchmarks_report():
-    result = json.loads((REPO / "docs" / "results" / "suite-time.json").read_text())
-    assert docs_block("architecture.md", "suite-time") == benchmark("suite_time").table(result)
+@pytest.mark.parametrize("doc, marker, script, source", REPORTS, ids=[r[1] for r in REPORTS])
+def test_the_docs_table_is_the_benchmarks_report(doc, marker, script, source):
+    result = json.loads((REPO / "docs" / "results" / source).read_text())
+    assert docs_block(doc, marker) == benchmark(script).table(result)

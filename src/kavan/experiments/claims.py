@@ -241,6 +241,7 @@ class Claim:
     evidence: str
     source: str = ""
     raw_verdict: str = ""
+    metrics: tuple[tuple[str, str], ...] = ()  # per metric name: "<verdict> (<difference, splits won, bar, p>)"
 
     @property
     def holds(self) -> bool:
@@ -315,15 +316,29 @@ class _Question:
         if self.means is not None:
             a, b = (scale * m for m in self.means)
             head += (f"{a:.{digits}f} % vs {b:.{digits}f} % " if self.percent else f"{a:.{digits}f} vs {b:.{digits}f} ")
+        detail, verdict = self.judged(n_splits)
+        return f"{head}({detail}): {verdict}"
+
+    def judged(self, n_splits: int) -> tuple[str, str]:
+        """(the difference, splits won, noise bar and p-values; the verdict) of a question with at least one split."""
+        p = self.paired
+        scale, unit, digits = (100.0, " pts", 1) if self.percent else (1.0, "", 3)
         detail = f"{scale * p.mean:+.{digits}f}{unit}, won {p.won}/{p.n}"
         if p.splits is not None and p.n < n_splits:
             detail += f" (splits {', '.join(str(k) for k in p.splits)} only)"
         if p.n < MIN_SPLITS:
-            return f"{head}({detail}): {NOT_JUDGED}"
+            return detail, NOT_JUDGED
         detail += f", noise bar ±{scale * p.bar:.{digits}f}{unit}"
         if p.judged:
             detail += f", p {p.p_value:.3g}, Holm p {self.adjusted:.3g}"
-        return f"{head}({detail}): {p.decide(self.adjusted)}"
+        return detail, p.decide(self.adjusted)
+
+    def summary(self, n_splits: int) -> str:
+        """"<verdict> (<detail>)", or "no split"."""
+        if self.paired.n == 0:
+            return "no split"
+        detail, verdict = self.judged(n_splits)
+        return f"{verdict} ({detail})"
 
 
 def _means(a: dict[str, Any], b: dict[str, Any], p: Paired) -> tuple[float, float] | None:
@@ -363,7 +378,7 @@ def _claim(c: Comparison, questions: list[_Question], rows: dict[str, dict[str, 
     evidence = f"{rows[c.winner]['label']} vs {rows[c.loser]['label']}: " + "; ".join(
         q.shown(n_splits) for q in questions)
     return Claim(c.text, combine([q.paired.decide(q.adjusted) for q in questions]), evidence, c.source,
-                 combine([q.paired.verdict for q in questions]))
+                 combine([q.paired.verdict for q in questions]), tuple((q.name, q.summary(n_splits)) for q in questions))
 
 
 def _localisation(rows: dict[str, dict[str, Any]], share: float
