@@ -13,6 +13,9 @@ docs/results.md holds one block per file, between the lines ``<!-- acceptance: N
 with the corrected and Holm-adjusted claims of kavan.experiments.claims), its headings moved three levels down to
 sit under the docs' own. ``--write`` regenerates every block; tests/test_results_tables.py checks that each block
 is exactly what this script prints, so no acceptance table is typed by hand.
+
+The block between ``<!-- acceptance-summary -->`` and ``<!-- /acceptance-summary -->`` is the overview: one line
+per claim of the paper, one column per committed run (in the page's order), each cell that run's Holm-adjusted verdict (``summary``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 FOLDER = REPO / "docs" / "results" / "acceptance"
 DOCS = REPO / "docs" / "results.md"
 BLOCK = re.compile(r"(<!-- acceptance: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /acceptance -->)", re.S)
+SUMMARY = re.compile(r"(<!-- acceptance-summary -->\n)(?P<body>.*?)(<!-- /acceptance-summary -->)", re.S)
 
 
 def block(results: dict) -> str:
@@ -36,6 +40,29 @@ def block(results: dict) -> str:
 
     text = render_results(results)
     return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 3) + " ", text, flags=re.M)
+
+
+def summary(runs: dict[str, dict]) -> str:
+    """One line per claim of the paper, one column per run (name: results), each cell the run's Holm-adjusted
+    verdict; "not run" where the run lacks the claim's rows. Runs that decide no claim of the paper are left out."""
+    from kavan.experiments.claims import check_claims
+
+    verdicts = {name: {c.text: c.verdict for c in check_claims(results)} for name, results in runs.items()}
+    verdicts = {name: found for name, found in verdicts.items() if found}
+    claims = list(dict.fromkeys(text for found in verdicts.values() for text in found))
+    names = list(verdicts)
+    heads = [f"{name} ({runs[name].get('settings', 'bench')}, {len(runs[name]['splits'])} splits)" for name in names]
+    lines = ["| claim | " + " | ".join(heads) + " |", "|---" * (len(names) + 1) + "|"]
+    for text in claims:
+        cells = [verdicts[name].get(text, "not run") for name in names]
+        lines.append(f"| {text} | " + " | ".join(c if c in ("holds", "within noise", "not run") else f"**{c}**"
+                                                  for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def committed(names: list[str]) -> dict[str, dict]:
+    """The committed results.json files of ``names``, in that order."""
+    return {name: json.loads((FOLDER / f"{name}.json").read_text(encoding="utf-8")) for name in names}
 
 
 def relative(text: str, root: Path) -> str:
@@ -61,7 +88,9 @@ def expected(docs: str) -> str:
         if not path.is_file():
             raise KeyError(f"docs/results.md has a block for {match['name']}, but {path.relative_to(REPO)} is missing")
         return match.group(1) + block(json.loads(path.read_text(encoding="utf-8"))) + match.group(4)
-    return BLOCK.sub(fill, docs)
+    docs = BLOCK.sub(fill, docs)
+    in_order = committed([match["name"] for match in BLOCK.finditer(docs)])  # the columns in the page's order
+    return SUMMARY.sub(lambda match: match.group(1) + summary(in_order) + match.group(3), docs)
 
 
 def main(argv: list[str] | None = None) -> int:

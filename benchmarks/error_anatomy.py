@@ -1,5 +1,5 @@
 """Where a SynthGIF model's regression error is, and what the labels allow: the analysis behind docs/results.md's
-"Why set A fails" and docs/training.md's "the flattest 5 % of GIFs carry ...", as a script.
+"Why set A fails" (docs/results-earlier.md) and docs/training.md's "the flattest 5 % of GIFs carry ...", as a script.
 
     .venv/bin/python benchmarks/error_anatomy.py --data SET --runs ABLATION_OUT [--row mtl-softatt-hslstm]
         [--out anatomy.json]

@@ -69,6 +69,21 @@ def test_the_acceptance_blocks_are_the_scripts_and_every_committed_run_has_one()
     assert blocks == {p.stem for p in report.FOLDER.glob("*.json")}
 
 
+def test_the_summary_gives_each_runs_holm_verdict_and_leaves_out_what_it_did_not_run():
+    report = acceptance_report()
+    runs = report.committed(["setC-7337", "glimpse-default-7301"])
+    lines = report.summary(runs).splitlines()
+    # glimpse-default-7301 trained only the glimpse row, which decides no claim of the paper: no column
+    assert lines[0] == "| claim | setC-7337 (bench, 5 splits) |"
+    # set C: the ridge face baseline is level with the full model (0.906 against 0.914), Holm-adjusted within noise
+    assert "| the full model beats face expression + ridge (the strongest face baseline) | within noise |" in lines
+    assert "| MTL Soft-Att + HS-LSTM: attention on the face | holds |" in lines
+    # set C trained the full model alone, so the attention-only and temporal comparisons are not there at all
+    assert not any(line.startswith("| Soft-Att + LSTM beats") for line in lines)
+    docs = (REPO / "docs" / "results.md").read_text()
+    assert "<!-- acceptance-summary -->" in docs
+
+
 def test_an_acceptance_block_is_the_ablation_report_under_the_docs_headings(tmp_path):
     from kavan.experiments.reporting import render_results
 
