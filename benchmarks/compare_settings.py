@@ -7,7 +7,10 @@ verdict in each, all on the splits both ablations ran.
 
 Both results.json files come from `kavan ablation` on the same dataset with the same split settings; rows are
 matched by config name. A setting with more splits is cut to the splits the other one ran, so every number and
-verdict is paired split by split. Prints Markdown.
+verdict is paired split by split. The rows table's changes are judged like the claims (kavan.experiments.claims:
+the corrected resampled t-test, the metric's resolution as the floor of the spread, no verdict below 3 splits) and
+Holm-adjusted over every change of the table, the unadjusted verdict beside it. Prints Markdown (``report``, which
+tests/test_results_tables.py holds docs/results.md's comparison of the committed acceptance runs to).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kavan.experiments.claims import check_claims, paired, test_share
+from kavan.experiments.claims import check_claims, holm, paired, resolution, test_share
 from kavan.experiments.protocol import mean_std
 
 METRICS = (("accuracy", "accuracy", True), ("nmse_per_emotion", "nMSE per emotion", False))
@@ -55,23 +58,27 @@ def cell(entry: dict[str, Any], percent: bool) -> str:
 
 
 def rows_table(first: dict[str, Any], second: dict[str, Any], names: tuple[str, str]) -> str:
-    """Each model row in both settings and the paired change (second − first, positive = better)."""
+    """Each model row in both settings and the paired change (second − first, positive = better), judged with the
+    claims' test and Holm-adjusted over the table."""
     share = test_share(second)
     by_name = {row["name"]: row for row in first["rows"]}
-    lines = [f"| row | metric | {names[0]} | {names[1]} | change, splits improved, noise bar: verdict |",
-             "|---|---|---|---|---|"]
+    changes = []
     for row in second["rows"]:
         if row["kind"] != "model" or row["name"] not in by_name:
             continue
         for key, label, higher in METRICS:
             a, b = by_name[row["name"]]["metrics"][key], row["metrics"][key]
-            p = paired(b, a, higher, share)
-            scale, unit, digits = (100.0, " pts", 1) if key == "accuracy" else (1.0, "", 3)
-            change = f"{scale * p.mean:+.{digits}f}{unit}, {p.won}/{p.n}"
-            if p.n >= 2:
-                change += f", ±{scale * p.bar:.{digits}f}{unit}: {p.verdict}"
-            lines.append(f"| {row['label']} | {label} | {cell(a, key == 'accuracy')} | "
-                         f"{cell(b, key == 'accuracy')} | {change} |")
+            changes.append((row["label"], key, label, a, b, paired(b, a, higher, share, sd_floor=resolution(second, key))))
+    adjusted = holm([p.p_value for *_, p in changes])
+    lines = [f"| row | metric | {names[0]} | {names[1]} | change, splits improved, noise bar | verdict (Holm) | "
+             "unadjusted |", "|---|---|---|---|---|---|---|"]
+    for (row_label, key, label, a, b, p), p_holm in zip(changes, adjusted):
+        scale, unit, digits = (100.0, " pts", 1) if key == "accuracy" else (1.0, "", 3)
+        change = f"{scale * p.mean:+.{digits}f}{unit}, {p.won}/{p.n}"
+        if p.n >= 2:
+            change += f", ±{scale * p.bar:.{digits}f}{unit}"
+        lines.append(f"| {row_label} | {label} | {cell(a, key == 'accuracy')} | {cell(b, key == 'accuracy')} | "
+                     f"{change} | {p.decide(p_holm)} | {p.verdict} |")
     return "\n".join(lines)
 
 
@@ -79,12 +86,22 @@ def claims_table(first: dict[str, Any], second: dict[str, Any], names: tuple[str
     """Every claim either setting can decide, with both verdicts and the second setting's evidence."""
     a = {claim.text: claim for claim in check_claims(first)}
     b = {claim.text: claim for claim in check_claims(second)}
-    lines = [f"| claim | {names[0]} | {names[1]} | evidence ({names[1]}) |", "|---|---|---|---|"]
+    lines = [f"| claim | {names[0]} (Holm) | {names[1]} (Holm) | evidence ({names[1]}) |", "|---|---|---|---|"]
     for text in list(a) + [t for t in b if t not in a]:
         verdicts = [(a[text].verdict if text in a else "not run"), (b[text].verdict if text in b else "not run")]
         evidence = b[text].evidence if text in b else ""
         lines.append(f"| {text} | {verdicts[0]} | {verdicts[1]} | {evidence} |")
     return "\n".join(lines)
+
+
+def report(first: dict[str, Any], second: dict[str, Any], names: tuple[str, str]) -> str:
+    """Both tables, on the splits both ablations ran."""
+    splits = common_splits(first, second)
+    if not splits:
+        raise SystemExit("the two ablations share no split")
+    first, second = restrict(first, splits), restrict(second, splits)
+    return (f"Splits both ran: {', '.join(map(str, splits))} (of {first.get('n_splits_protocol')}).\n\n"
+            f"{rows_table(first, second, names)}\n\n{claims_table(first, second, names)}\n")
 
 
 def main() -> None:
@@ -94,15 +111,7 @@ def main() -> None:
     parser.add_argument("--names", nargs=2, default=("first", "second"), metavar=("FIRST", "SECOND"))
     args = parser.parse_args()
     first, second = (json.loads(path.read_text(encoding="utf-8")) for path in (args.first, args.second))
-    splits = common_splits(first, second)
-    if not splits:
-        raise SystemExit("the two ablations share no split")
-    first, second = restrict(first, splits), restrict(second, splits)
-    names = tuple(args.names)
-    print(f"Splits both ran: {', '.join(map(str, splits))} (of {first.get('n_splits_protocol')}); "
-          f"{names[0]}: {args.first}, {names[1]}: {args.second}.\n")
-    print(rows_table(first, second, names) + "\n")
-    print(claims_table(first, second, names))
+    print(report(first, second, tuple(args.names)), end="")
 
 
 if __name__ == "__main__":

@@ -142,3 +142,22 @@ REPORTS = [
 def test_the_docs_table_is_the_benchmarks_report(doc, marker, script, source):
     result = json.loads((REPO / "docs" / "results" / source).read_text())
     assert docs_block(doc, marker) == benchmark(script).table(result)
+
+
+def test_a_settings_change_is_judged_and_holm_adjusted_over_the_table():
+    """The committed default run against a copy of itself in which one row gains 10 points on every split."""
+    compare = benchmark("compare_settings")
+    first = json.loads((REPO / "docs" / "results" / "acceptance" / "default-7301.json").read_text())
+    second = json.loads(json.dumps(first))
+    row = next(r for r in second["rows"] if r["name"] == "resnet50-lstm")
+    row["metrics"]["accuracy"]["values"] = [v + 0.1 for v in row["metrics"]["accuracy"]["values"]]
+    lines = compare.report(first, second, ("before", "after")).splitlines()
+    assert lines[0] == "Splits both ran: 0, 1, 2, 3, 4 (of 5)."
+    changed = next(line for line in lines if line.startswith("| No attention + LSTM | accuracy |"))
+    # equal differences: the spread is floored at one test GIF (1/400), so the bar is
+    # t(0.975, 4) · sqrt(1/5 + 400/1440) · 0.0025 = 2.776 · 0.691 · 0.0025 = 0.0048, 0.5 points
+    assert changed.endswith("| +10.0 pts, 5/5, ±0.5 pts | holds | holds |")
+    unchanged = next(line for line in lines if line.startswith("| No attention + LSTM | nMSE per emotion |"))
+    # no change: floored at 0.001 nMSE, bar 2.776 · 0.691 · 0.001 = 0.0019; a zero difference is never judged
+    assert unchanged.endswith("| +0.000, 0/5, ±0.002 | within noise | within noise |")
+
