@@ -30,17 +30,21 @@ busy machine.
 
 ``make test`` runs the suite on every core (pytest-xdist: ``-n auto --dist loadfile``, one test file's tests on one
 worker). Each worker builds its own session fixtures in its own temporary folder, so no folder or model file is
-shared between processes. The workers' torch keeps its default threads: the numbers a test compares (a resumed
-prediction against an uninterrupted one) are then those of a serial run.
+shared between processes. Each worker's torch, and every interpreter a test starts from it, runs on one thread:
+the workers already use every core, and two threads each on top of that only make them wait for each other. A
+number a test compares across runs is compared to the precision the arithmetic keeps, not to the last digit
+(a batch of another size may sum in another order).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from helpers.keypoint_estimators import dlib_estimator, estimator  # noqa: F401 (fixtures shared by the keypoint tests)
 from helpers.predict_model import write_tiny_model
@@ -50,6 +54,10 @@ from kavan.showcase.demo import real_gif_folder
 # $KAVAN_REAL_GIFS, else the shared folder beside the checkout, else where the workplace keeps it (a clone elsewhere)
 _SHARED = (Path(__file__).resolve().parents[2] / "shared" / "data" / "real-gifs", Path("/work/shared/data/real-gifs"))
 REAL_GIF_DIR = real_gif_folder() or next((p for p in _SHARED if any(p.glob("*.gif"))), None)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one of `make test`'s workers: one thread each, children included
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

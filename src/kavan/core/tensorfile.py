@@ -145,7 +145,7 @@ def _sorted_metadata(blob: bytes) -> bytes:
     text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     if len(text) > size:
         raise RuntimeError("sorted safetensors header longer than the original")
-    return blob[:8] + text.ljust(size, b" ") + blob[8 + size:]
+    return b"".join((blob[:8], text.ljust(size, b" "), memoryview(blob)[8 + size:]))  # one copy of the data
 
 
 def _check_format(metadata: Mapping[str, str], expected_format: str | None, path: str | os.PathLike[str]) -> None:

@@ -17,6 +17,7 @@ channels-first map behind a plain chain of modules (ViT, GoogLeNet, Inception v3
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections import OrderedDict
@@ -113,10 +114,13 @@ class Backbone(nn.Module):
         return self.body(frames)
 
 
+@functools.cache
 def feature_shape(name: str, input_size: int, cut_after: str = "") -> tuple[int, int]:
     """(C, K) of the feature block for square frames of side ``input_size``, computed on the meta device.
 
-    Nothing is downloaded or allocated: the model is built without weights and traced with a meta tensor.
+    Nothing is downloaded or allocated: the model is built without weights and traced with a meta tensor. The
+    answer depends on the three arguments alone, so it is computed once per process (a ResNet-50 trace takes
+    most of a second on the CPU, and every KAVAN built asks for it).
     """
     trunk = cut_at_feature_map(_meta_classifier(name), name, cut_after)
     with torch.device("meta"):
