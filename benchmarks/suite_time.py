@@ -1,13 +1,14 @@
-"""How long `make test`'s pytest takes with a ready venv, serial and on every core (pytest-xdist), and how many tests
-each collects.
+"""How long `make test` takes with a ready venv, on every core as the Makefile runs it and serial, and how many
+tests each collects.
 
-    .venv/bin/python benchmarks/suite_time.py --out docs/results/test-suite-time.json
-    .venv/bin/python benchmarks/suite_time.py --report docs/results/test-suite-time.json
+    .venv/bin/python benchmarks/suite_time.py --out docs/results/suite-time.json [--no-serial]
+    .venv/bin/python benchmarks/suite_time.py --report docs/results/suite-time.json
 
-Runs, from the repository root, ``python -m pytest -q -p no:cacheprovider`` once as ``make test`` runs it (``-n auto
---dist loadfile``) and once serial (``-p no:xdist``, skipped with ``--no-serial``), and records each run's wall-clock
-seconds, its summary line (passed, failed, skipped) and the load average before and after. ruff, which ``make test``
-runs first, takes a second and is left out.
+Runs, from the repository root, ``make test`` itself (ruff, then pytest with ``-n auto --dist loadfile``; the venv
+must be ready, so nothing is installed) and, unless ``--no-serial``, ``python -m pytest -q -p no:xdist`` (serial),
+and records each run's wall-clock seconds, pytest's summary line (passed, failed, skipped) and the load average
+before and after. In a fresh clone, after ``make .venv/.kavan-installed``, the first run is exactly the check a
+newcomer's ``make test`` makes.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from pathlib import Path
 from _measure import add_result_options, measure_or_report
 
 REPO = Path(__file__).resolve().parents[1]
-RUNS = {"make test (-n auto --dist loadfile)": ["-n", "auto", "--dist", "loadfile"], "serial": ["-p", "no:xdist"]}
+RUNS = {"make test (-n auto --dist loadfile)": ["make", "test"],
+        "serial": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]}
 
 
-def run(extra: list[str]) -> dict:
+def run(command: list[str]) -> dict:
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], cwd=REPO,
-                          capture_output=True, text=True)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)}
@@ -40,7 +41,7 @@ def run(extra: list[str]) -> dict:
 
 
 def measure(args: argparse.Namespace) -> dict:
-    runs = {name: run(extra) for name, extra in RUNS.items() if not (args.no_serial and name == "serial")}
+    runs = {name: run(command) for name, command in RUNS.items() if not (args.no_serial and name == "serial")}
     return {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "runs": runs}
 
 
