@@ -16,7 +16,8 @@ in docs/model.md; the ``data`` and ``train`` sections (batches, augmentation, fe
 whose numbers the paper gives, in docs/training.md. kavan.showcase.config_sources says for a config which values
 are which.
 
-May import: kavan.core and kavan.keypoints (the heatmap settings are a section of the config).
+May import: kavan.core. The heatmap settings of Eq. 8 (``HeatmapConfig``) are defined here, as a section of the
+config, and kavan.keypoints.heatmaps reads them from here, so every layer above core can read a config.
 """
 
 from __future__ import annotations
@@ -36,13 +37,43 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from kavan.core.checks import at_least, one_of, within
+from kavan.core.checks import at_least, one_of, positive, within
 from kavan.core.errors import KavanError
 from kavan.core.overrides import set_overrides
 from kavan.core.yamlfile import load_yaml
-from kavan.keypoints.heatmaps import HeatmapConfig
 
 C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class HeatmapConfig:
+    """Eq. 8's free numbers (the paper's own were lost in its text).
+
+    grid: side G of the fine grid the Gaussians are drawn on.
+    sigma: Gaussian standard deviation, in fine-grid cells.
+    mouth_weight: extra factor (< 1) on the amplitude of the 20 lip points, which are packed much
+        more densely than the rest of the face and would otherwise pull the map onto the mouth.
+    temperature: softmax temperature on the (normalised) pooled overlay; lower is more peaked.
+    normalise: ``peak`` divides each face's pooled overlay by the peak its points would give at full
+        confidence before the softmax, so the target is equally focused for a tiny face and a close-up;
+        ``none`` is the unnormalised overlay (the formula before ``normalise`` existed, whose default
+        temperature was 0.6).
+    """
+
+    grid: int = 56
+    sigma: float = 1.5
+    mouth_weight: float = 0.5
+    temperature: float = 0.1
+    normalise: Literal["peak", "none"] = "peak"
+
+    def __post_init__(self) -> None:
+        at_least(self, ("grid",), 1, "heatmap ")
+        positive(self, ("sigma",), "heatmap ")
+        within(self, ("mouth_weight",), "(0, 1]", "heatmap ")
+        positive(self, ("temperature",), "heatmap ")
+        if self.normalise not in ("peak", "none"):
+            raise KavanError(f"heatmap normalise must be 'peak' or 'none', got {self.normalise!r}")
+
 
 @dataclass(frozen=True)
 class AttentionConfig:
@@ -182,7 +213,7 @@ class DataConfig:
     augment: training clips get FrameTransform.training (random crop of crop_scale area, flip with
     flip_probability); evaluation always resizes the whole frame (FrameTransform.evaluation). End-to-end training
     only: a feature cache holds the features of the un-augmented frames.
-    heatmap: Eq. 8's numbers (kavan.keypoints.heatmaps.HeatmapConfig).
+    heatmap: Eq. 8's numbers (kavan.config.HeatmapConfig).
     cache_frames: with a feature cache, ``all`` caches every frame (training keeps TSN's random frame per
     segment), ``eval`` only the T evaluation frames (cheap for long GIFs; training then sees fixed frames).
     cache_dtype: storage type of cached features; float16 halves the disk and memory traffic.

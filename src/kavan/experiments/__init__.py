@@ -8,6 +8,6 @@ localisation.
 - ``localisation``: how often attention falls on the face, against a centre prior;
 - ``tables``: the "mean ± std" cell and the Markdown table renderer of evaluation.md and results.md.
 
-May import: every package below it (core, labels, media, keypoints, config, data, synth, models, predict,
+May import: every package below it (core, assets, labels, media, config, keypoints, data, synth, models, predict,
 training, baselines).
 """

@@ -15,5 +15,6 @@ supervise attention, and the offline estimator that makes the keypoints.
 Importing this package loads neither MediaPipe nor dlib; the backends do, when an estimator is made.
 docs/keypoints.md describes the method, its checks on real GIFs and its speed.
 
-May import: kavan.core and kavan.media (the estimator decodes frames and walks a dataset's media folder).
+May import: kavan.core, kavan.media and kavan.config (the estimator decodes frames and walks a dataset's media folder;
+the heatmaps read their settings, kavan.config.HeatmapConfig).
 """

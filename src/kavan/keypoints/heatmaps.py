@@ -33,46 +33,13 @@ masks such frames out. Defaults and the measurements behind them: docs/heatmaps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kavan.core.checks import at_least, positive, within
+from kavan.config import HeatmapConfig
 from kavan.core.errors import KavanError
 from kavan.keypoints.landmarks import MOUTH, validate_keypoints
-
-
-@dataclass(frozen=True)
-class HeatmapConfig:
-    """Eq. 8's free numbers (the paper's own were lost in its text).
-
-    grid: side G of the fine grid the Gaussians are drawn on.
-    sigma: Gaussian standard deviation, in fine-grid cells.
-    mouth_weight: extra factor (< 1) on the amplitude of the 20 lip points, which are packed much
-        more densely than the rest of the face and would otherwise pull the map onto the mouth.
-    temperature: softmax temperature on the (normalised) pooled overlay; lower is more peaked.
-    normalise: ``peak`` divides each face's pooled overlay by the peak its points would give at full
-        confidence before the softmax, so the target is equally focused for a tiny face and a close-up;
-        ``none`` is the unnormalised overlay (the formula before ``normalise`` existed, whose default
-        temperature was 0.6).
-    """
-
-    grid: int = 56
-    sigma: float = 1.5
-    mouth_weight: float = 0.5
-    temperature: float = 0.1
-    normalise: Literal["peak", "none"] = "peak"
-
-    def __post_init__(self) -> None:
-        at_least(self, ("grid",), 1, "heatmap ")
-        positive(self, ("sigma",), "heatmap ")
-        within(self, ("mouth_weight",), "(0, 1]", "heatmap ")
-        positive(self, ("temperature",), "heatmap ")
-        if self.normalise not in ("peak", "none"):
-            raise KavanError(f"heatmap normalise must be 'peak' or 'none', got {self.normalise!r}")
 
 
 def single_point_peak(grid: int, k: int, sigma: float) -> float:
