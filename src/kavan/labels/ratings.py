@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.core.csv_cells import read_cell
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
 from kavan.core.issues import IssueLog, closest_name, well_formed_rows
+from kavan.labels.csv_cells import read_cell
 from kavan.labels.prior import PRIOR_SIGMA, SCALE, Predictions, prior_ratings
 from kavan.labels.scores_table import write_scores
 from kavan.labels.trueskill_update import TrueSkillParams, rate_1vs1

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kavan.core.csv_cells import formula_safe, read_cell
 from kavan.core.emotions import EMOTIONS
 from kavan.core.errors import KavanError
 from kavan.core.issues import IssueLog, closest_name, well_formed_rows
+from kavan.labels.csv_cells import formula_safe, read_cell
 
 ID_COLUMN = "id"
 COLUMNS: tuple[str, ...] = (ID_COLUMN, *EMOTIONS)
@@ -147,7 +147,7 @@ def _parse_values(path: Path, line: int, gif_id: str, cells: list[str], log: Iss
 
 def write_scores(path: Path, ids: list[str], scores: np.ndarray) -> None:
     """Write ``scores`` (n, 17) in EMOTIONS order as a scores.csv with an ``id`` column (formula-safe:
-    kavan.core.csv_cells), 6 decimals."""
+    kavan.labels.csv_cells), 6 decimals."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != (len(ids), len(EMOTIONS)):
         raise ValueError(f"expected scores of shape ({len(ids)}, {len(EMOTIONS)}), got {scores.shape}")

@@ -20,7 +20,7 @@ lock, that the name now points to another file and tries again (and is refused):
 always checked to be on the file the name points to. Before each append the log checks the same, so a votes.csv
 removed or replaced while the log is open refuses the vote instead of writing it into a file nobody sees.
 
-Cells are written with ``kavan.core.csv_cells.formula_safe`` (an annotator named ``=HYPERLINK(...)`` is not a
+Cells are written with ``kavan.labels.csv_cells.formula_safe`` (an annotator named ``=HYPERLINK(...)`` is not a
 formula when the file is opened in a spreadsheet) and read back with ``read_cell``.
 """
 
@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kavan.core.csv_cells import formula_safe, read_cell
 from kavan.core.errors import KavanError
+from kavan.labels.csv_cells import formula_safe, read_cell
 from kavan.labels.ratings import VOTE_COLUMNS
 
 log = logging.getLogger(__name__)
