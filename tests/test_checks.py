@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from kavan.core.checks import at_least, one_of, positive, within
+from kavan.core.checks import at_least, greater_than, one_of, positive, within
 from kavan.core.errors import KavanError
 
 
@@ -21,6 +21,7 @@ class Settings:
 @pytest.mark.parametrize("check, message", [
     (lambda s: at_least(s, ("b", "a"), 0.5, "p."), "p.a must be >= 0.5, got 0.0"),
     (lambda s: positive(s, ("a",)), "a must be > 0, got 0.0"),
+    (lambda s: greater_than(s, ("b",), 1, "q."), "q.b must be > 1, got 1.0"),
     (lambda s: within(s, ("b",), "[0, 1)"), "b must be in [0, 1), got 1.0"),
     (lambda s: within(s, ("a",), "(0, 1]"), "a must be in (0, 1], got 0.0"),
     (lambda s: one_of(s, "kind", ("y", "z"), "t."), "t.kind must be one of y, z, got 'x'"),
@@ -36,8 +37,23 @@ def test_values_inside_pass_and_nan_never_does():
     within(Settings(), ("a", "b"))
     within(Settings(a=0.5), ("a",), "(0, 1)")
     one_of(Settings(), "kind", ("x",))
-    for check in (lambda s: at_least(s, ("a",), 0), lambda s: within(s, ("a",)), lambda s: positive(s, ("a",))):
+    for check in (lambda s: at_least(s, ("a",), 0), lambda s: within(s, ("a",)), lambda s: positive(s, ("a",)),
+                  lambda s: greater_than(s, ("a",), -1)):
         with pytest.raises(KavanError, match="got nan"):
             check(Settings(a=math.nan))
     with pytest.raises(KavanError, match="got inf"):
         positive(Settings(a=math.inf), ("a",))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("scale_factor", 1.0, "face_expression.scale_factor must be > 1, got 1.0"),
+    ("margin", -1, "face_expression.margin must be >= 0, got -1"),
+    ("min_face", 1.5, "face_expression.min_face must be in [0, 1], got 1.5"),
+])
+def test_the_face_expression_settings_say_which_field_is_out_of_range(field, value, message):
+    from kavan.baselines.config import FaceExpressionConfig
+
+    with pytest.raises(KavanError) as err:
+        FaceExpressionConfig(**{field: value})
+    assert str(err.value) == message
+

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kavan.core.checks import at_least, greater_than, within
 from kavan.core.errors import KavanError
 
 
@@ -61,11 +62,9 @@ class FaceExpressionConfig:
     ridge: float | None = 0.0
 
     def __post_init__(self) -> None:
-        if self.scale_factor <= 1.0:
-            raise KavanError(f"face_expression.scale_factor must be > 1, got {self.scale_factor}")
-        if self.min_neighbors < 0 or self.margin < 0 or not 0.0 <= self.min_face <= 1.0:
-            raise KavanError("face_expression.min_neighbors and margin must be >= 0 and min_face in [0, 1], got "
-                             f"{self.min_neighbors}, {self.margin} and {self.min_face}")
+        greater_than(self, ("scale_factor",), 1, "face_expression.")
+        at_least(self, ("min_neighbors", "margin"), 0, "face_expression.")
+        within(self, ("min_face",), "[0, 1]", "face_expression.")
         _check_ridge("face_expression", self.ridge)
 
 

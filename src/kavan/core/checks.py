@@ -19,6 +19,14 @@ def at_least(settings: Any, names: Iterable[str], low: float, prefix: str = "") 
             raise KavanError(f"{prefix}{name} must be >= {low}, got {value}")
 
 
+def greater_than(settings: Any, names: Iterable[str], low: float, prefix: str = "") -> None:
+    """Each named field is > ``low``."""
+    for name in names:
+        value = getattr(settings, name)
+        if not value > low:
+            raise KavanError(f"{prefix}{name} must be > {low}, got {value}")
+
+
 def positive(settings: Any, names: Iterable[str], prefix: str = "") -> None:
     """Each named field is a finite number > 0."""
     for name in names:
