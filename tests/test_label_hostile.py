@@ -240,17 +240,25 @@ def test_slow_clients_hold_no_threads_and_are_cut_off(folder):
 
 def test_keep_alive_requests_are_as_quick_as_new_connections(running_folder):
     """Requests on one kept-alive connection: the stdlib server took ~43 ms each (a delayed ACK on its two writes
-    per answer) against 0.6 ms for a new connection."""
+    per answer) against 0.6 ms for a new connection. Judged against new connections timed alongside, so that a busy
+    machine, which slows both, does not fail it, while a fixed 40-ms stall on the kept-alive one does."""
     server, _ = running_folder
-    connection = connect(server)
-    times = []
-    for _ in range(30):
+
+    def timed(connection) -> float:
         start = time.perf_counter()
         connection.request("GET", "/api/status")
         connection.getresponse().read()
-        times.append(time.perf_counter() - start)
+        return time.perf_counter() - start
+
+    kept, fresh = [], []
+    connection = connect(server)
+    for _ in range(30):
+        kept.append(timed(connection))
+        new = connect(server)
+        fresh.append(timed(new))
+        new.close()
     connection.close()
-    assert statistics.median(times) < 0.02, times
+    assert statistics.median(kept) < max(0.02, 2 * statistics.median(fresh)), (kept, fresh)
 
 
 def test_wrong_tokens_are_throttled_and_no_token_is_logged(folder, caplog):
