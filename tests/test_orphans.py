@@ -215,6 +215,22 @@ def test_stop_on_signals_raises_once_then_restores_the_handlers():
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+def test_once_stopping_a_reset_connection_is_not_a_traceback(monkeypatch):
+    """A worker killed while multiprocessing's resource sharer hands its tensor over: the sharer's thread reports
+    the reset connection through sys.excepthook. After the stop signal that is logged, not printed; any other
+    error still reaches the hook."""
+    from kavan.core.workers import Interrupted, stop_on_signals
+
+    seen = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, value, tb: seen.append(kind))
+    with pytest.raises(Interrupted), stop_on_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    sys.excepthook(ConnectionResetError, ConnectionResetError(104, "Connection reset by peer"), None)
+    sys.excepthook(ValueError, ValueError("a real error"), None)
+    assert seen == [ValueError]
+
+
 @pytest.mark.subprocess
 def test_a_worker_whose_parent_is_already_gone_exits_at_once():
     code = "from kavan.core.workers import die_with_parent; die_with_parent(-1); print('still here')"

@@ -4,7 +4,10 @@ A worker waiting on a pipe (for its next job, or for room to hand back a result 
 learns that its parent was killed: it would sit there, holding hundreds of MB, until someone kills it by hand.
 ``die_with_parent`` (called first thing in a worker's initialiser) asks Linux to kill the worker as soon as its
 parent dies. ``stop_on_signals`` turns SIGTERM and SIGINT in the parent into an ``Interrupted`` exception, so the
-run's own cleanup (stopping its workers, closing its files) happens before it exits.
+run's own cleanup (stopping its workers, closing its files) happens before it exits. Once stopping, a worker may
+die while it hands the parent a tensor through multiprocessing's resource sharer, whose thread in the parent then
+reports a reset connection with a traceback (through ``sys.excepthook``); from the signal on, such connection
+errors are logged at debug level instead, since they are the stop the user asked for.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) 
     def interrupt(signum: int, _frame) -> None:
         for sig in signals:
             signal.signal(sig, signal.SIG_DFL)
+        sys.excepthook = _quiet_connection_errors(sys.excepthook)
         raise Interrupted(signum)
 
     for sig in signals:
@@ -88,6 +92,17 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+def _quiet_connection_errors(hook: Callable) -> Callable:
+    """``hook`` that logs a connection error (a worker gone mid-handover while the run stops) at debug level and
+    passes every other error on."""
+    def quiet(kind, value, traceback) -> None:
+        if issubclass(kind, ConnectionError):
+            log.debug("while stopping: %s: %s (a worker ended mid-handover)", kind.__name__, value)
+            return
+        hook(kind, value, traceback)
+    return quiet
 
 
 def _loader_worker(parent_pid: int, _worker_id: int) -> None:
