@@ -15,7 +15,10 @@ sit under the docs' own. ``--write`` regenerates every block; tests/test_results
 is exactly what this script prints, so no acceptance table is typed by hand.
 
 The block between ``<!-- acceptance-summary -->`` and ``<!-- /acceptance-summary -->`` is the overview: one line
-per claim of the paper, one column per committed run (in the page's order), each cell that run's Holm-adjusted verdict (``summary``).
+per claim of the paper, one column per committed run (in the page's order), each cell that run's Holm-adjusted
+verdict (``summary``). A block between ``<!-- comparison: FIRST SECOND -->`` and ``<!-- /comparison -->`` is what
+benchmarks/compare_settings.py prints for those two committed runs, named by their settings (``bench``,
+``bench-trainable``), on the splits both ran.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 FOLDER = REPO / "docs" / "results" / "acceptance"
 DOCS = REPO / "docs" / "results.md"
 BLOCK = re.compile(r"(<!-- acceptance: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /acceptance -->)", re.S)
+COMPARISON = re.compile(r"(<!-- comparison: (?P<first>[\w.-]+) (?P<second>[\w.-]+) -->\n)(?P<body>.*?)(<!-- /comparison -->)",
+                        re.S)
 SUMMARY = re.compile(r"(<!-- acceptance-summary -->\n)(?P<body>.*?)(<!-- /acceptance-summary -->)", re.S)
 
 
@@ -65,6 +70,16 @@ def committed(names: list[str]) -> dict[str, dict]:
     return {name: json.loads((FOLDER / f"{name}.json").read_text(encoding="utf-8")) for name in names}
 
 
+def comparison(first: str, second: str) -> str:
+    """benchmarks/compare_settings.py's report of two committed runs, each named by its settings."""
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    from compare_settings import report
+
+    runs = committed([first, second])
+    return report(runs[first], runs[second], (runs[first]["settings"], runs[second]["settings"]))
+
+
 def relative(text: str, root: Path) -> str:
     """``text`` with the absolute folder ``root`` (and the repository) taken out of every path in it."""
     for folder, name in ((root.resolve(), root.name), (REPO, ".")):
@@ -89,6 +104,7 @@ def expected(docs: str) -> str:
             raise KeyError(f"docs/results.md has a block for {match['name']}, but {path.relative_to(REPO)} is missing")
         return match.group(1) + block(json.loads(path.read_text(encoding="utf-8"))) + match.group(4)
     docs = BLOCK.sub(fill, docs)
+    docs = COMPARISON.sub(lambda match: match.group(1) + comparison(match["first"], match["second"]) + match.group(4), docs)
     in_order = committed([match["name"] for match in BLOCK.finditer(docs)])  # the columns in the page's order
     return SUMMARY.sub(lambda match: match.group(1) + summary(in_order) + match.group(3), docs)
 
