@@ -50,7 +50,7 @@ def block(results: dict) -> str:
 def summary(runs: dict[str, dict]) -> str:
     """One line per claim of the paper, one column per run (name: results), each cell the run's Holm-adjusted
     verdict; "not run" where the run lacks the claim's rows. Runs that decide no claim of the paper are left out."""
-    from kavan.experiments.claims import check_claims
+    from kavan.experiments.claims import bold_verdict, check_claims
 
     verdicts = {name: {c.text: c.verdict for c in check_claims(results)} for name, results in runs.items()}
     verdicts = {name: found for name, found in verdicts.items() if found}
@@ -60,8 +60,7 @@ def summary(runs: dict[str, dict]) -> str:
     lines = ["| claim | " + " | ".join(heads) + " |", "|---" * (len(names) + 1) + "|"]
     for text in claims:
         cells = [verdicts[name].get(text, "not run") for name in names]
-        lines.append(f"| {text} | " + " | ".join(c if c in ("holds", "within noise", "not run") else f"**{c}**"
-                                                  for c in cells) + " |")
+        lines.append(f"| {text} | " + " | ".join(c if c == "not run" else bold_verdict(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -72,9 +71,7 @@ def committed(names: list[str]) -> dict[str, dict]:
 
 def comparison(first: str, second: str) -> str:
     """benchmarks/compare_settings.py's report of two committed runs, each named by its settings."""
-    if str(REPO / "benchmarks") not in sys.path:
-        sys.path.insert(0, str(REPO / "benchmarks"))
-    from compare_settings import report
+    from compare_settings import report  # a script beside this one: its folder is on the import path
 
     runs = committed([first, second])
     return report(runs[first], runs[second], (runs[first]["settings"], runs[second]["settings"]))

@@ -474,9 +474,10 @@ def _section(results: dict[str, Any], claims: list[Claim], source: str) -> str:
             "clear of noise. The verdict is Holm-adjusted over every test of this table (the raw one beside it); the "
             "means are over the splits each test used (kavan.experiments.claims).\n\n")
     lines = [f"| Claim | Verdict (Holm) | Unadjusted | Evidence | {source} |", "|---|---|---|---|---|"]
-    lines += [f"| {c.text} | {_bold(c.verdict)} | {c.raw_verdict} | {c.evidence} | {c.source} |" for c in claims]
+    lines += [f"| {c.text} | {bold_verdict(c.verdict)} | {c.raw_verdict} | {c.evidence} | {c.source} |" for c in claims]
     return head + "\n".join(lines) + "\n"
 
 
-def _bold(verdict: str) -> str:
+def bold_verdict(verdict: str) -> str:
+    """A verdict as the tables show it: "does not hold" (and "not judged") in bold, the rest plain."""
     return verdict if verdict in (HOLDS, WITHIN_NOISE) else f"**{verdict}**"
