@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from kavan.core import tensorfile
 from kavan.core.errors import KavanError
 from kavan.keypoints import cache as keypoint_cache
 from kavan.keypoints.cache import KeypointRecord, cache_path, load, save
@@ -64,10 +63,10 @@ def test_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, mon
     save(path, _record(seed=1))
     before = path.read_bytes()
 
-    def broken(*args, **kwargs):
+    def broken(*args, **kwargs):  # the bytes are written, then flushing them to disk fails
         raise OSError("disk full")
 
-    monkeypatch.setattr(tensorfile, "encode_safetensors", broken)
+    monkeypatch.setattr("kavan.core.atomic.os.fsync", broken)
     with pytest.raises(OSError, match="disk full"):
         save(path, _record(seed=2))
     with pytest.raises(OSError):

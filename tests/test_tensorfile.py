@@ -52,6 +52,8 @@ def test_equal_inputs_give_equal_bytes_with_sorted_metadata(tmp_path):
     assert len(blob[8:8 + int.from_bytes(blob[:8], "little")]) % 8 == 0
     header = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")])
     assert list(header)[0] == "__metadata__" and list(header["__metadata__"]) == sorted(META)
+    # the file is written in parts (header, then the tensor data in place): the same bytes as the encoded whole
+    assert blob == tensorfile.encode_safetensors(_tensors("np"), META)
 
 
 def test_header_only_read_equals_the_full_reads_metadata(tmp_path):

@@ -13,14 +13,15 @@ from typing import Any
 import numpy as np
 
 
-def write_bytes(path: str | os.PathLike[str], blob: bytes) -> None:
-    """Write ``blob`` to a temporary file beside ``path``, flush it to disk, and rename it over ``path``."""
+def write_bytes(path: str | os.PathLike[str], *parts: bytes | memoryview) -> None:
+    """Write ``parts``, one after another, to a temporary file beside ``path``, flush it to disk, and rename it
+    over ``path`` (several parts: a large file is written without first joining it into one copy)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(blob)
+            handle.writelines(parts)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

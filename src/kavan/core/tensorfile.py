@@ -61,17 +61,23 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 def encode_safetensors(tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> bytes:
     """The bytes of a safetensors file of ``tensors`` (all numpy arrays, or all torch tensors) and ``metadata``,
     with the metadata keys in sorted order."""
+    return b"".join(_encoded_parts(tensors, metadata))
+
+
+def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> None:
+    """Write ``tensors`` and ``metadata`` to ``path`` atomically: a failure leaves the previous file as it was.
+    The tensor bytes go to the file as safetensors laid them out, not copied once more behind the sorted header."""
+    write_bytes(path, *_encoded_parts(tensors, metadata))
+
+
+def _encoded_parts(tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> tuple[bytes, memoryview]:
+    """``encode_safetensors``'s bytes in two parts: the length and sorted header, then a view of the tensor data."""
     metadata = dict(metadata) or None
     if all(isinstance(value, np.ndarray) for value in tensors.values()):
         from safetensors.numpy import save
     else:
         from safetensors.torch import save
     return _sorted_metadata(save(dict(tensors), metadata=metadata))
-
-
-def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> None:
-    """Write ``tensors`` and ``metadata`` to ``path`` atomically: a failure leaves the previous file as it was."""
-    write_bytes(path, encode_safetensors(tensors, metadata))
 
 
 def read_safetensors(path: str | os.PathLike[str], expected_format: str | None = None,
@@ -136,16 +142,17 @@ def _header(blob: bytes) -> tuple[int, dict[str, Any]]:
     return size, json.loads(blob[8:8 + size])
 
 
-def _sorted_metadata(blob: bytes) -> bytes:
-    """``blob`` with its header's metadata keys in sorted order. Same keys and values, so the header keeps its
-    length and every data offset holds; the rest of the header keeps safetensors' order."""
+def _sorted_metadata(blob: bytes) -> tuple[bytes, memoryview]:
+    """``blob`` with its header's metadata keys in sorted order, as (length and header, view of the data). Same
+    keys and values, so the header keeps its length and every data offset holds; the rest of the header keeps
+    safetensors' order."""
     size, header = _header(blob)
     meta = header.pop("__metadata__", None)
     ordered = ({"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}) | header
     text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     if len(text) > size:
         raise RuntimeError("sorted safetensors header longer than the original")
-    return b"".join((blob[:8], text.ljust(size, b" "), memoryview(blob)[8 + size:]))  # one copy of the data
+    return blob[:8] + text.ljust(size, b" "), memoryview(blob)[8 + size:]
 
 
 def _check_format(metadata: Mapping[str, str], expected_format: str | None, path: str | os.PathLike[str]) -> None:
