@@ -72,7 +72,10 @@ def run(command: list[str]) -> dict:
         shutil.rmtree(scratch, ignore_errors=True)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)}
+    # pytest's short summary (-ra, set in pyproject.toml) names each test that failed or erred
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, flags=re.MULTILINE)
     return {"seconds": round(seconds, 1), "returncode": done.returncode, "summary": summary, "counts": counts,
+            "failed": failed,
             "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
             "temp_peak_mb": round(max(peak[0], left) / 2**20), "temp_left_mb": round(left / 2**20)}
 
@@ -91,6 +94,9 @@ def table(result: dict) -> str:
         disk = f"{r['temp_peak_mb']:,} MB, {r['temp_left_mb']:,} MB" if "temp_peak_mb" in r else "not measured"
         lines.append(f"| {name} | {minutes} min {seconds:02d} s | {c.get('passed', 0)} / {c.get('failed', 0)} / "
                      f"{c.get('skipped', 0)} | {r['load_before']}, {r['load_after']} | {disk} |")
+    for name, r in result["runs"].items():
+        for test in r.get("failed", []):
+            lines.append(f"\n{name}: failed {test}")
     return "\n".join(lines) + "\n"
 
 
