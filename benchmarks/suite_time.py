@@ -32,9 +32,7 @@ from _measure import add_result_options, measure_or_report
 REPO = Path(__file__).resolve().parents[1]
 RUNS = {"make test (-n auto --dist loadfile)": ["make", "test"],
         "serial": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]}
-
-
-SAMPLE_SECONDS = 3.0
+SAMPLE_SECONDS = 3.0  # how often the run's TMPDIR is measured
 
 
 def disk_bytes(folder: Path) -> int:
@@ -75,8 +73,7 @@ def run(command: list[str]) -> dict:
     # pytest's short summary (-ra, set in pyproject.toml) names each test that failed or erred
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, flags=re.MULTILINE)
     return {"seconds": round(seconds, 1), "returncode": done.returncode, "summary": summary, "counts": counts,
-            "failed": failed,
-            "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
+            "failed": failed, "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
             "temp_peak_mb": round(max(peak[0], left) / 2**20), "temp_left_mb": round(left / 2**20)}
 
 
@@ -91,12 +88,10 @@ def table(result: dict) -> str:
     for name, r in result["runs"].items():
         c = r["counts"]
         minutes, seconds = divmod(round(r["seconds"]), 60)
-        disk = f"{r['temp_peak_mb']:,} MB, {r['temp_left_mb']:,} MB" if "temp_peak_mb" in r else "not measured"
         lines.append(f"| {name} | {minutes} min {seconds:02d} s | {c.get('passed', 0)} / {c.get('failed', 0)} / "
-                     f"{c.get('skipped', 0)} | {r['load_before']}, {r['load_after']} | {disk} |")
-    for name, r in result["runs"].items():
-        for test in r.get("failed", []):
-            lines.append(f"\n{name}: failed {test}")
+                     f"{c.get('skipped', 0)} | {r['load_before']}, {r['load_after']} | {r['temp_peak_mb']:,} MB, "
+                     f"{r['temp_left_mb']:,} MB |")
+    lines += [f"\n{name}: failed {test}" for name, r in result["runs"].items() for test in r["failed"]]
     return "\n".join(lines) + "\n"
 
 

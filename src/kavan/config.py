@@ -71,8 +71,7 @@ class HeatmapConfig:
         positive(self, ("sigma",), "heatmap ")
         within(self, ("mouth_weight",), "(0, 1]", "heatmap ")
         positive(self, ("temperature",), "heatmap ")
-        if self.normalise not in ("peak", "none"):
-            raise KavanError(f"heatmap normalise must be 'peak' or 'none', got {self.normalise!r}")
+        one_of(self, "normalise", ("peak", "none"), "heatmap ")
 
 
 @dataclass(frozen=True)
