@@ -58,12 +58,6 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def encode_safetensors(tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> bytes:
-    """The bytes of a safetensors file of ``tensors`` (all numpy arrays, or all torch tensors) and ``metadata``,
-    with the metadata keys in sorted order."""
-    return b"".join(_encoded_parts(tensors, metadata))
-
-
 def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> None:
     """Write ``tensors`` and ``metadata`` to ``path`` atomically: a failure leaves the previous file as it was.
     The tensor bytes go to the file as safetensors laid them out, not copied once more behind the sorted header."""
@@ -71,7 +65,8 @@ def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Any], 
 
 
 def _encoded_parts(tensors: Mapping[str, Any], metadata: Mapping[str, str]) -> tuple[bytes, memoryview]:
-    """``encode_safetensors``'s bytes in two parts: the length and sorted header, then a view of the tensor data."""
+    """A safetensors file of ``tensors`` (all numpy arrays, or all torch tensors) and ``metadata`` in two parts:
+    the length and header with the metadata keys sorted, then a view of safetensors' tensor data."""
     metadata = dict(metadata) or None
     if all(isinstance(value, np.ndarray) for value in tensors.values()):
         from safetensors.numpy import save
